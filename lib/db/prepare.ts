@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { assertLogicalReplication, databaseName, ensureDatabase, redact, withDatabase } from './postgres/admin';
+import { assertLogicalReplication, databaseName, dropDatabase, ensureDatabase, redact, withDatabase } from './postgres/admin';
 import { startLocalCluster, type LocalCluster } from './postgres/local-cluster';
 import { migrateAppDatabase } from './migrate';
 import { seedDemoData } from './seed';
@@ -27,6 +27,7 @@ export interface PrepareOptions {
  *   (default .data/pg) on LOCKSTEP_PG_PORT (default 54329) is started or reused.
  * LOCKSTEP_DATABASE_NAME swaps the database name (the e2e tests use their own). Both databases are
  * created when missing; the app's migrations run; demo data is seeded into an empty database.
+ * LOCKSTEP_RESET_DATABASE=1 drops both databases first (the e2e tests start from the seed).
  */
 export async function prepareDatabases(options: PrepareOptions = {}): Promise<PreparedDatabases> {
   const env = options.env ?? process.env;
@@ -48,6 +49,7 @@ export async function prepareDatabases(options: PrepareOptions = {}): Promise<Pr
     await assertLogicalReplication(withDatabase(databaseUrl, 'postgres'));
     const syncDatabaseUrl = env.SYNC_DATABASE_URL ?? withDatabase(databaseUrl, `${databaseName(databaseUrl)}_sync`);
     for (const url of [databaseUrl, syncDatabaseUrl]) {
+      if (env.LOCKSTEP_RESET_DATABASE === '1' && (await dropDatabase(url))) log(`dropped database ${redact(url)} (LOCKSTEP_RESET_DATABASE=1)`);
       if ((await ensureDatabase(url)) === 'created') log(`created database ${redact(url)}`);
     }
     await migrateAppDatabase(databaseUrl, path.join(root, 'drizzle'));

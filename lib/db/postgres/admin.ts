@@ -56,6 +56,18 @@ export async function ensureDatabase(url: string): Promise<'created' | 'exists'>
   });
 }
 
+/** Drops the database named in `url` (and its inactive replication slots); true when it existed. */
+export async function dropDatabase(url: string): Promise<boolean> {
+  const name = databaseName(url);
+  return withClient(withDatabase(url, 'postgres'), async (client) => {
+    const found = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
+    if (!found.rowCount) return false;
+    await client.query('SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = $1 AND NOT active', [name]);
+    await client.query(`DROP DATABASE ${client.escapeIdentifier(name)} WITH (FORCE)`);
+    return true;
+  });
+}
+
 /**
  * Logical replication needs wal_level=logical. A server without it is refused with the setting
  * and the fix named, because the replicator would otherwise fail later with a vaguer error.
