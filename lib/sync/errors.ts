@@ -31,6 +31,18 @@ export class SetupError extends LockstepError {
   }
 }
 
+/**
+ * The sync rules (sync.config.ts) cannot be compiled. Raised at startup and by
+ * `npm run sync:generate`; the message names the file, the bucket and the rule, and says how to fix it.
+ * Codes are listed in docs/sync-rules.md#errors.
+ */
+export class ConfigError extends LockstepError {
+  constructor(code: string, message: string, options?: LockstepErrorOptions) {
+    super('config', code, message, options);
+    this.name = 'ConfigError';
+  }
+}
+
 /** True when `error` is a Lockstep error with this code, wherever it was constructed. */
 export function isLockstepError(error: unknown, code?: string): error is LockstepError {
   if (typeof error !== 'object' || error === null) return false;
