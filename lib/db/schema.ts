@@ -57,7 +57,17 @@ export const todos = pgTable(
   (t) => [index('todos_list_id_idx').on(t.listId)],
 );
 
+/** Notices for every signed-in user: the demo's global bucket (see sync.config.ts). */
+export const announcements = pgTable('announcements', {
+  id: uuid('id').primaryKey().defaultRandom(),
+  title: text('title').notNull(),
+  body: text('body').notNull(),
+  published: boolean('published').notNull().default(true),
+  createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+});
+
 export type User = typeof users.$inferSelect;
 export type List = typeof lists.$inferSelect;
 export type ListMember = typeof listMembers.$inferSelect;
 export type Todo = typeof todos.$inferSelect;
+export type Announcement = typeof announcements.$inferSelect;

@@ -18,7 +18,7 @@ describe('app schema', () => {
   it('applies the migrations twice without error', async () => {
     await migrateAppDatabase(t.url);
     const tables = await t.pool.query<{ tablename: string }>("SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename");
-    expect(tables.rows.map((r) => r.tablename)).toEqual(['list_members', 'lists', 'todos', 'users']);
+    expect(tables.rows.map((r) => r.tablename)).toEqual(['announcements', 'list_members', 'lists', 'todos', 'users']);
   });
 
   it('round-trips a todo with every column type', async () => {
