@@ -49,3 +49,15 @@ export function isLockstepError(error: unknown, code?: string): error is Lockste
   const e = error as { code?: unknown; category?: unknown };
   return typeof e.code === 'string' && typeof e.category === 'string' && (code === undefined || e.code === code);
 }
+
+/**
+ * Bucket storage (lib/sync/storage) refused or failed an operation: a missing or retired rules
+ * version, an invalid batch, an LSN going backwards, a changed migration. Codes are listed in
+ * lib/sync/storage/errors.ts.
+ */
+export class StorageError extends LockstepError {
+  constructor(code: string, message: string, options?: LockstepErrorOptions) {
+    super('replication', code, message, options);
+    this.name = 'StorageError';
+  }
+}

@@ -1,0 +1,111 @@
+import { addChecksums, opChecksum } from '@/lib/sync/protocol/checksum';
+import { StorageErrorCode, storageError } from './errors';
+import { assertLsn } from './sql';
+import type { CommitBatch } from './types';
+
+/**
+ * A CommitBatch validated and turned into the column arrays the bulk statements unnest. Kept
+ * free of I/O so its rules (validation, dedup, per-bucket totals) are unit-tested on their own.
+ */
+export interface PreparedBatch {
+  /** Column arrays of the ops, in batch order; op ids are assigned as base + position (1-based). */
+  ops: { buckets: string[]; ops: string[]; tables: string[]; rowIds: string[]; data: Array<string | null>; checksums: number[] };
+  /** Per bucket touched: the 1-based position of its last op, and the sum and count of its ops. */
+  buckets: { names: string[]; lastPositions: number[]; checksums: number[]; counts: number[] };
+  rowUpserts: { tables: string[]; rowIds: string[]; buckets: string[]; values: string[] };
+  rowDeletes: { tables: string[]; rowIds: string[] };
+  paramUpserts: { lookups: string[]; tables: string[]; rowIds: string[]; values: string[] };
+  paramDeletes: { tables: string[]; rowIds: string[] };
+  /** Source tables whose stored rows / parameter entries all go (TRUNCATE). */
+  truncate: { rowTables: string[]; paramTables: string[] };
+  lsn: string | null;
+  checkpoint: boolean;
+  snapshotProgress: string | null;
+}
+
+function invalid(message: string, details?: Record<string, unknown>): Error {
+  return storageError(StorageErrorCode.batchInvalid, `Invalid storage batch: ${message}`, { details });
+}
+
+// NUL separates the parts of composite keys: Postgres text can never contain it.
+const key = (...parts: string[]) => parts.join('\u0000');
+
+/** Validates `batch` and computes every op's checksum. Throws STORAGE_BATCH_INVALID on misuse. */
+export function prepareBatch(batch: CommitBatch): PreparedBatch {
+  const n = batch.ops.length;
+  const ops: PreparedBatch['ops'] = { buckets: new Array(n), ops: new Array(n), tables: new Array(n), rowIds: new Array(n), data: new Array(n), checksums: new Array(n) };
+  const perBucket = new Map<string, { last: number; checksum: number; count: number }>();
+  for (let i = 0; i < n; i++) {
+    const op = batch.ops[i]!;
+    if (op.op !== 'PUT' && op.op !== 'REMOVE') throw invalid(`op ${i} has kind "${String(op.op)}"; the replicator writes only PUT and REMOVE (MOVE and CLEAR come from compaction).`, { index: i });
+    if (typeof op.bucket !== 'string' || op.bucket === '') throw invalid(`op ${i} has no bucket.`, { index: i });
+    if (typeof op.table !== 'string' || typeof op.rowId !== 'string') throw invalid(`op ${i} needs a table and a row id as strings.`, { index: i });
+    if (op.op === 'PUT' && typeof op.data !== 'string') throw invalid(`op ${i} is a PUT without data; a PUT carries the row as JSON text.`, { index: i });
+    if (op.op === 'REMOVE' && op.data !== null && op.data !== undefined) throw invalid(`op ${i} is a REMOVE with data; a REMOVE carries none (its checksum is computed over an empty data).`, { index: i });
+    const data = op.op === 'PUT' ? op.data : null;
+    const checksum = opChecksum(op.op, op.table, op.rowId, data);
+    ops.buckets[i] = op.bucket;
+    ops.ops[i] = op.op;
+    ops.tables[i] = op.table;
+    ops.rowIds[i] = op.rowId;
+    ops.data[i] = data;
+    ops.checksums[i] = checksum;
+    const totals = perBucket.get(op.bucket);
+    if (totals) {
+      totals.last = i + 1;
+      totals.checksum = addChecksums(totals.checksum, checksum);
+      totals.count++;
+    } else perBucket.set(op.bucket, { last: i + 1, checksum, count: 1 });
+  }
+  const buckets: PreparedBatch['buckets'] = { names: [], lastPositions: [], checksums: [], counts: [] };
+  for (const [name, totals] of perBucket) {
+    buckets.names.push(name);
+    buckets.lastPositions.push(totals.last);
+    buckets.checksums.push(totals.checksum);
+    buckets.counts.push(totals.count);
+  }
+
+  // ON CONFLICT DO UPDATE cannot touch one row twice in a statement: keep each key's last upsert.
+  const rowUpserts = new Map<string, { table: string; rowId: string; buckets: string; values: string }>();
+  for (const row of batch.currentRows?.upsert ?? []) {
+    if (!Array.isArray(row.buckets) || row.buckets.some((b) => typeof b !== 'string')) throw invalid(`current row ${row.table}/${row.rowId} needs buckets as an array of strings.`);
+    rowUpserts.set(key(row.table, row.rowId), { table: row.table, rowId: row.rowId, buckets: JSON.stringify(row.buckets), values: JSON.stringify(row.values) });
+  }
+  const rowDeletes = new Map<string, { table: string; rowId: string }>();
+  for (const row of batch.currentRows?.delete ?? []) {
+    // An upsert replaces the whole row anyway, and deleting it in the same statement would conflict.
+    if (!rowUpserts.has(key(row.table, row.rowId))) rowDeletes.set(key(row.table, row.rowId), row);
+  }
+  const paramUpserts = new Map<string, { lookup: string; table: string; rowId: string; values: string }>();
+  for (const p of batch.parameters?.upsert ?? []) {
+    if (!Array.isArray(p.values) || p.values.some((tuple) => !Array.isArray(tuple) || tuple.some((v) => typeof v !== 'string'))) {
+      throw invalid(`parameter values for lookup "${p.lookup}" must be an array of string arrays, e.g. [["list-1"]].`);
+    }
+    paramUpserts.set(key(p.lookup, p.sourceTable, p.sourceRowId), { lookup: p.lookup, table: p.sourceTable, rowId: p.sourceRowId, values: JSON.stringify(p.values) });
+  }
+  const paramDeletes = new Map<string, { sourceTable: string; sourceRowId: string }>();
+  for (const p of batch.parameters?.delete ?? []) paramDeletes.set(key(p.sourceTable, p.sourceRowId), p);
+
+  return {
+    ops,
+    buckets,
+    rowUpserts: columns(rowUpserts, (r) => [r.table, r.rowId, r.buckets, r.values], ['tables', 'rowIds', 'buckets', 'values'] as const),
+    rowDeletes: columns(rowDeletes, (r) => [r.table, r.rowId], ['tables', 'rowIds'] as const),
+    paramUpserts: columns(paramUpserts, (p) => [p.lookup, p.table, p.rowId, p.values], ['lookups', 'tables', 'rowIds', 'values'] as const),
+    paramDeletes: columns(paramDeletes, (p) => [p.sourceTable, p.sourceRowId], ['tables', 'rowIds'] as const),
+    truncate: { rowTables: [...new Set(batch.currentRows?.deleteTables ?? [])], paramTables: [...new Set(batch.parameters?.deleteTables ?? [])] },
+    lsn: batch.lsn === undefined ? null : assertLsn(batch.lsn),
+    checkpoint: batch.checkpoint,
+    snapshotProgress: batch.snapshotProgress === undefined ? null : JSON.stringify(batch.snapshotProgress),
+  };
+}
+
+/** Turns a map of records into one array per column, named by `names`. */
+function columns<T, const K extends readonly string[]>(entries: Map<string, T>, pick: (entry: T) => string[], names: K): { [P in K[number]]: string[] } {
+  const out = Object.fromEntries(names.map((name) => [name, [] as string[]])) as Record<string, string[]>;
+  for (const entry of entries.values()) {
+    const values = pick(entry);
+    names.forEach((name, i) => out[name]!.push(values[i]!));
+  }
+  return out as { [P in K[number]]: string[] };
+}
