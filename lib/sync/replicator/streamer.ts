@@ -1,0 +1,270 @@
+import type pg from 'pg';
+import type { Pgoutput } from 'pg-logical-replication';
+import { commitBatch, getCurrentRows, listCurrentRows, type CommitResult } from '@/lib/sync/storage';
+import { ChangePlanner, type SourceChange, type SourceRow } from './changes';
+import type { Logger } from './log';
+import { compareLsn, type Lsn } from './lsn';
+import type { ReplicatorRules } from './rules';
+import { sourceClientConfig } from './source';
+import { WalStream } from './wal-stream';
+
+export interface StreamerOptions {
+  sourceUrl: string;
+  storage: pg.Pool;
+  rulesId: number;
+  slot: string;
+  rules: ReplicatorRules;
+  /** The version's last committed LSN: transactions that end at or before it are already stored. */
+  resumeLsn: Lsn;
+  /** No checkpoint before the stream has passed this LSN (the end of the snapshot). */
+  catchUpLsn: Lsn;
+  /** Whether the version already has a checkpoint. */
+  hasCheckpoint: boolean;
+  /** Source changes per storage commit at most (whole transactions are never split). */
+  maxBatchChanges: number;
+  log: Logger;
+  onCheckpoint?: (result: CommitResult, lsn: Lsn) => void;
+}
+
+interface PendingTransaction {
+  lsn: Lsn;
+  commitTime: number;
+  changes: SourceChange[];
+}
+
+/**
+ * Follows the slot: decodes each source transaction, groups the transactions waiting in line into
+ * one storage commit (ops in commit order, a checkpoint at the end: never half a transaction), and
+ * confirms an LSN to the server only after the storage commit that contains it.
+ */
+export class Streamer {
+  private readonly stream: WalStream;
+  private readonly relations = new Map<number, { key: string | undefined; name: string; columns: string }>();
+  private readonly warned = new Set<string>();
+  private current: PendingTransaction | undefined;
+  private pending: PendingTransaction[] = [];
+  private pendingChanges = 0;
+  private wake: (() => void) | undefined;
+  private drained: Array<() => void> = [];
+  private failure: unknown;
+  private stopped = false;
+  private flushing = false;
+  private hasCheckpoint: boolean;
+  private lastCommitTime = 0;
+
+  constructor(private readonly options: StreamerOptions) {
+    this.hasCheckpoint = options.hasCheckpoint;
+    this.stream = new WalStream({
+      client: sourceClientConfig(options.sourceUrl),
+      slot: options.slot,
+      publication: options.rules.publicationName,
+      startLsn: options.resumeLsn,
+      onMessage: (lsn, message) => this.onMessage(lsn, message),
+      isIdle: () => this.pending.length === 0 && this.current === undefined && !this.flushing,
+    });
+  }
+
+  /** Streams until stop() or a failure (then it rejects; the caller reconnects). */
+  async run(): Promise<void> {
+    const flusher = this.flushLoop();
+    const catchUp = this.hasCheckpoint ? undefined : setInterval(() => void this.checkpointWhenCaughtUp(), 250);
+    try {
+      await Promise.race([this.stream.run(), flusher]);
+      if (this.failure) throw this.failure;
+    } catch (error) {
+      if (!this.stopped) throw this.failure ?? error;
+    } finally {
+      clearInterval(catchUp);
+      this.stopped = true;
+      this.wake?.();
+      await this.stream.stop().catch(() => undefined);
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.wake?.();
+    await this.stream.stop();
+  }
+
+  /** Seconds since the commit of the oldest source transaction not yet in storage (0 when idle). */
+  lagSeconds(): number {
+    const oldest = this.pending[0]?.commitTime ?? this.current?.commitTime;
+    return oldest ? Math.max(0, (Date.now() - oldest) / 1000) : 0;
+  }
+
+  get confirmedLsn(): Lsn {
+    return this.stream.confirmedLsn;
+  }
+
+  get lastSourceCommitTime(): number {
+    return this.lastCommitTime;
+  }
+
+  private fail(error: unknown): void {
+    if (this.failure) return;
+    this.failure = error;
+    this.stopped = true;
+    this.wake?.();
+    void this.stream.stop();
+  }
+
+  private async onMessage(lsn: Lsn, message: Pgoutput.Message): Promise<void> {
+    if (this.failure || this.stopped) return;
+    try {
+      switch (message.tag) {
+        case 'begin':
+          this.current = { lsn, commitTime: pgTimeToMs(message.commitTime), changes: [] };
+          return;
+        case 'relation':
+          this.onRelation(message);
+          return;
+        case 'insert':
+          return this.push(message.relation, (table) => ({ kind: 'insert', table, row: message.new as SourceRow }));
+        case 'update':
+          return this.push(message.relation, (table) => ({ kind: 'update', table, old: (message.key ?? message.old) as SourceRow | null, row: message.new as SourceRow }));
+        case 'delete':
+          return this.push(message.relation, (table) => ({ kind: 'delete', table, old: (message.key ?? message.old) as SourceRow }));
+        case 'truncate':
+          for (const relation of message.relations) this.push(relation, (table) => ({ kind: 'truncate', table }));
+          return;
+        case 'commit':
+          await this.onCommit(message);
+          return;
+        default:
+          return;
+      }
+    } catch (error) {
+      this.fail(error);
+    }
+  }
+
+  private onRelation(message: Pgoutput.MessageRelation): void {
+    const key = this.options.rules.tableKey(message.schema, message.name);
+    const name = `${message.schema}.${message.name}`;
+    const columns = message.columns.map((c) => c.name).join(',');
+    const previous = this.relations.get(message.relationOid);
+    if (previous && previous.name !== name) {
+      this.options.log.warn('a synced table was renamed; its changes are ignored until sync.config.ts follows', { from: previous.name, to: name });
+    } else if (previous && previous.columns !== columns) {
+      this.options.log.info('columns of a synced table changed', { table: name, columns: message.columns.map((c) => c.name) });
+    }
+    this.relations.set(message.relationOid, { key, name, columns });
+  }
+
+  private push(relation: Pgoutput.MessageRelation, make: (table: string) => SourceChange): void {
+    const known = this.relations.get(relation.relationOid);
+    const key = known ? known.key : this.options.rules.tableKey(relation.schema, relation.name);
+    if (!key) {
+      const name = `${relation.schema}.${relation.name}`;
+      if (!this.warned.has(name)) {
+        this.warned.add(name);
+        this.options.log.warn('changes to a table the sync rules do not name are ignored', { table: name });
+      }
+      return;
+    }
+    if (!this.current) throw new Error('pgoutput sent a change outside a transaction');
+    this.current.changes.push(make(key));
+  }
+
+  private async onCommit(message: Pgoutput.MessageCommit): Promise<void> {
+    const txn = this.current;
+    this.current = undefined;
+    const end = message.commitEndLsn;
+    if (!txn || !end) return;
+    this.lastCommitTime = txn.commitTime;
+    // Already in storage: a replay after a restart (the slot resends from its confirmed position).
+    if (compareLsn(end, this.options.resumeLsn) <= 0) return;
+    txn.lsn = end;
+    this.pending.push(txn);
+    this.pendingChanges += txn.changes.length;
+    this.wake?.();
+    // Backpressure: stop reading from the server while storage is this far behind.
+    if (this.pendingChanges > this.options.maxBatchChanges * 4) await new Promise<void>((resolve) => this.drained.push(resolve));
+  }
+
+  private async flushLoop(): Promise<void> {
+    while (!this.stopped) {
+      if (this.pending.length === 0) {
+        await new Promise<void>((resolve) => (this.wake = resolve));
+        this.wake = undefined;
+        continue;
+      }
+      this.flushing = true;
+      try {
+        await this.flush();
+      } catch (error) {
+        this.fail(error);
+        return;
+      } finally {
+        this.flushing = false;
+      }
+    }
+  }
+
+  private async flush(): Promise<void> {
+    const batch: PendingTransaction[] = [];
+    let size = 0;
+    while (this.pending.length > 0 && (batch.length === 0 || size + this.pending[0]!.changes.length <= this.options.maxBatchChanges)) {
+      const txn = this.pending.shift()!;
+      batch.push(txn);
+      size += txn.changes.length;
+    }
+    const { rules, storage, rulesId } = this.options;
+    const planner = new ChangePlanner(
+      rules,
+      (table, ids) => getCurrentRows(storage, rulesId, table, ids),
+      (table, after, limit) => listCurrentRows(storage, rulesId, table, after, limit),
+    );
+    await planner.add(batch.flatMap((t) => t.changes));
+    const lsn = batch[batch.length - 1]!.lsn;
+    const checkpoint = compareLsn(lsn, this.options.catchUpLsn) >= 0;
+    const updates = planner.storageUpdates();
+    const emptyBatch = planner.ops.length === 0 && updates.currentRows.upsert.length + updates.currentRows.delete.length + updates.parameters.delete.length === 0;
+    if (emptyBatch && planner.truncatedParameterTables.size === 0 && this.hasCheckpoint) {
+      // Nothing synced changed: no storage write, but the WAL can be released.
+      this.stream.confirm(lsn);
+    } else {
+      const result = await commitBatch(storage, rulesId, {
+        ops: planner.ops,
+        ...updates,
+        ...(planner.truncatedParameterTables.size > 0 ? { truncateParameterTables: [...planner.truncatedParameterTables] } : {}),
+        lsn,
+        checkpoint,
+      });
+      this.stream.confirm(lsn);
+      if (checkpoint) {
+        this.hasCheckpoint = true;
+        this.options.onCheckpoint?.(result, lsn);
+      }
+    }
+    this.pendingChanges -= size;
+    if (this.pendingChanges <= this.options.maxBatchChanges * 4) for (const resolve of this.drained.splice(0)) resolve();
+  }
+
+  /**
+   * Before the first checkpoint: once the stream has passed the snapshot's end with nothing in
+   * flight (no source transaction arrived to carry a checkpoint), record one at that position.
+   */
+  private async checkpointWhenCaughtUp(): Promise<void> {
+    if (this.hasCheckpoint || this.stopped || this.pending.length > 0 || this.current) return;
+    if (compareLsn(this.stream.serverLsn, this.options.catchUpLsn) < 0) {
+      this.stream.ping();
+      return;
+    }
+    try {
+      this.hasCheckpoint = true;
+      const lsn = this.options.catchUpLsn;
+      const result = await commitBatch(this.options.storage, this.options.rulesId, { ops: [], lsn, checkpoint: true });
+      this.options.onCheckpoint?.(result, lsn);
+    } catch (error) {
+      this.fail(error);
+    }
+  }
+}
+
+/** pg-logical-replication gives commit times as microseconds since the Unix epoch. */
+function pgTimeToMs(value: unknown): number {
+  const micros = typeof value === 'bigint' ? value : BigInt(String(value));
+  return Number(micros / 1000n);
+}
