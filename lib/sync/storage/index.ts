@@ -1,0 +1,29 @@
+/**
+ * Bucket storage: ops, checkpoints, checksums, current rows, the parameter index, write
+ * checkpoints and compaction, in their own database (SYNC_DATABASE_URL). docs/storage.md
+ * describes the schema and the semantics; server code only (never imported by the browser).
+ */
+export { BucketStorage } from './bucket-storage';
+export { migrateStorage, STORAGE_MIGRATIONS_DIR, type MigrateStorageResult } from './migrate';
+export { commitBatch, CHECKPOINT_CHANNEL } from './commit-batch';
+export { compact, type CompactOptions, type CompactResult } from './compact';
+export { bucketStates, checkpointState, checksumRange, latestCheckpoint, readOps } from './reads';
+export { getCurrentRows, listCurrentRows, lookupParameters } from './rows';
+export {
+  activateRulesVersion,
+  createRulesVersion,
+  deleteRulesVersion,
+  getLastLsn,
+  getRulesVersion,
+  listRulesVersions,
+  retireRulesVersion,
+  rulesVersionInState,
+  setLastLsn,
+  updateSnapshotProgress,
+} from './rules-versions';
+export { createWriteCheckpoint, writeCheckpointFor, WRITE_CHECKPOINT_HISTORY } from './write-checkpoints';
+export { storageStats, type StorageStats } from './stats';
+export { listenCheckpoints, parseCheckpointNotice, type CheckpointListener, type CheckpointNotice, type ListenCheckpointsOptions } from './listen';
+export { StorageErrorCode } from './errors';
+export { lsnToBigInt } from './sql';
+export type * from './types';
