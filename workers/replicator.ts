@@ -42,7 +42,16 @@ if (args.includes('--resync')) {
   log.info('retired every rules version; a new snapshot starts now');
 }
 
-const replicator = new Replicator({ sourceUrl, storageUrl, rules, log, compactEveryMs: Number(process.env.LOCKSTEP_COMPACT_EVERY_MS ?? 5 * 60_000) });
+const numberEnv = (name: string, fallback: number) => (process.env[name] ? Number(process.env[name]) : fallback);
+const replicator = new Replicator({
+  sourceUrl,
+  storageUrl,
+  rules,
+  log,
+  compactEveryMs: numberEnv('LOCKSTEP_COMPACT_EVERY_MS', 5 * 60_000),
+  chunkSize: numberEnv('LOCKSTEP_SNAPSHOT_CHUNK_ROWS', 10_000),
+  maxBatchChanges: numberEnv('LOCKSTEP_MAX_BATCH_CHANGES', 5_000),
+});
 let stopping = false;
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.on(signal, () => {

@@ -12,6 +12,7 @@ import {
   type RulesVersion,
 } from '@/lib/sync/storage';
 import { isLockstepError } from '@/lib/sync/errors';
+import { ReplicationError } from './errors';
 import { createLogger, type Logger } from './log';
 import { replicatorRules, type ReplicatorRules } from './rules';
 import { dropSlot, sourceClientConfig } from './source';
@@ -76,6 +77,10 @@ export class Replicator {
         if (this.stopped) break;
         if (isLockstepError(error, 'RULES_VERSION_RETIRED')) {
           this.log.info('this rules version was superseded by a newer sync.config.ts; standing by');
+          this.role = 'standby';
+          await this.releaseLead();
+          await this.sleep(60_000);
+          continue;
         } else {
           this.log.error('replication failed; retrying', { error, retryInMs: delay });
         }
@@ -167,6 +172,11 @@ export class Replicator {
   private async findOrCreateVersion(storage: pg.Pool): Promise<RulesVersion> {
     const hash = this.rules.versionHash;
     const versions = await listRulesVersions(storage);
+    if (this.versionId !== undefined && !versions.some((v) => v.id === this.versionId && v.state !== 'retired')) {
+      // Our version was replaced by a newer sync.config.ts (another instance built and activated
+      // it): building ours again would undo that, so this instance only stands by from now on.
+      throw new ReplicationError('RULES_VERSION_RETIRED', `Rules version ${this.versionId} was replaced by a newer sync.config.ts.`);
+    }
     const mine = versions.find((v) => v.versionHash === hash && v.state !== 'retired');
     if (mine) return mine;
     const building = versions.find((v) => v.state === 'building');

@@ -37,7 +37,7 @@ export class WalStream {
     this.service.on('data', (lsn: string, message: Pgoutput.Message) => options.onMessage(lsn, message));
     this.service.on('heartbeat', (lsn: string, _ts: number, shouldRespond: boolean) => {
       this.lastServerLsn = maxLsn(this.lastServerLsn, lsn);
-      if (shouldRespond) void this.sendStatus();
+      if (shouldRespond) void this.sendStatus(false);
     });
   }
 
@@ -46,7 +46,9 @@ export class WalStream {
     const plugin = new PgoutputPlugin({ protoVersion: 1, publicationNames: [this.options.publication] });
     keepValuesAsText(plugin);
     const failed = new Promise<never>((_, reject) => this.service.once('error', reject));
-    this.timer = setInterval(() => void this.sendStatus(), 5_000);
+    // Report progress every second; when idle, also ask for a keepalive, so the confirmed position
+    // follows the server's WAL end (tests and write checkpoints wait on it).
+    this.timer = setInterval(() => void this.sendStatus(this.options.isIdle()), 1_000);
     try {
       await Promise.race([this.service.subscribe(plugin, this.options.slot, this.options.startLsn), failed]);
     } finally {
@@ -79,13 +81,13 @@ export class WalStream {
     await this.service.stop();
   }
 
-  private async sendStatus(): Promise<void> {
+  private async sendStatus(requestReply: boolean): Promise<void> {
     if (this.service.isStop()) return;
     // With nothing in flight, WAL the server has moved past holds nothing for us (other tables,
     // other databases): confirm it too, or the slot would retain it for ever.
     const position = this.options.isIdle() ? maxLsn(this.confirmed, this.lastServerLsn) : this.confirmed;
     try {
-      await this.service.acknowledge(position);
+      await this.service.acknowledge(position, requestReply);
     } catch {
       // The connection is going away; run() reports it.
     }
