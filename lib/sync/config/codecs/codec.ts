@@ -1,0 +1,68 @@
+import { LockstepError } from '@/lib/sync/errors';
+
+/** The SQLite storage class a wire value lands in on the client. */
+export type SqliteType = 'TEXT' | 'INTEGER' | 'REAL' | 'BLOB';
+
+/** The wire types of docs/sync-rules.md#type-mapping. */
+export type WireType =
+  | 'uuid'
+  | 'text'
+  | 'enum'
+  | 'int'
+  | 'int8'
+  | 'numeric'
+  | 'float'
+  | 'bool'
+  | 'timestamptz'
+  | 'timestamp'
+  | 'date'
+  | 'time'
+  | 'json'
+  | 'bytea'
+  | 'array';
+
+/**
+ * How one Postgres type travels: from its text output format (what pgoutput and COPY deliver) to
+ * the wire JSON, and to the canonical key text used for parameter values, row ids and filters.
+ */
+export interface Codec {
+  readonly wire: WireType;
+  readonly sqliteType: SqliteType;
+  /**
+   * Values of the same compare kind can be tested for equality by comparing keys. Undefined: the
+   * type has no usable equality (json, arrays, bytea), so it cannot be filtered on or be a parameter.
+   */
+  readonly compareKind: string | undefined;
+  /**
+   * The wire value of a non-null Postgres text value as a JS value, so that a whole row is
+   * serialised by one JSON.stringify call; UNSAFE_INTEGER for an int8 beyond ±2^53 (use `json`).
+   */
+  value(text: string): WireValue;
+  /** The wire value's JSON text: JSON.stringify(value(text)), or the exact digits of a large int8. */
+  json(text: string): string;
+  /** The canonical key: equal keys exactly when Postgres says the values are equal. */
+  key(text: string): string;
+  /** Keys never need escaping inside a JSON string, so ids can be built by concatenation. */
+  readonly plainKeys: boolean;
+  /** The key of a JS value (a constant after Drizzle's mapToDriverValue, or a claim); undefined when invalid. */
+  keyOfValue(value: unknown): string | undefined;
+}
+
+/** Returned by `value` for an integer a JS number cannot hold exactly. */
+export const UNSAFE_INTEGER: unique symbol = Symbol('lockstep.unsafeInteger');
+
+export type WireValue = string | number | null | typeof UNSAFE_INTEGER;
+
+/** A codec whose `json` is JSON.stringify of its `value` (every type but the integers). */
+export function viaValue(codec: Omit<Codec, 'json'>): Codec {
+  return { ...codec, json: (text) => JSON.stringify(codec.value(text)) };
+}
+
+/** Error code of a row value that is not in the Postgres text format its column type promises. */
+export const ROW_VALUE_INVALID = 'SYNC_ROW_VALUE_INVALID';
+
+/** Throws the error for a malformed text value; the evaluator adds the table and column. */
+export function invalidText(expected: string, text: string): never {
+  const shown = text.length > 60 ? `${text.slice(0, 60)}…` : text;
+  throw new LockstepError('replication', ROW_VALUE_INVALID, `expected ${expected} in Postgres text format, got ${JSON.stringify(shown)}`);
+}

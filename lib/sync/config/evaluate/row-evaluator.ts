@@ -1,0 +1,127 @@
+import type { BucketIR, DataQueryIR } from '../compile/ir';
+import { rowIdReader } from './row-id';
+import { rowSerializer } from './serializer';
+import { readKey, type ColumnReader, type SourceRow } from './source-row';
+
+/** One bucket a row belongs to, with the row as it is sent to clients. */
+export interface EvaluatedRow {
+  /** Bucket id, e.g. `list["5f0c…"]`. */
+  bucket: string;
+  /** The client table (SQLite view) the row lands in. */
+  table: string;
+  rowId: string;
+  /** JSON text of the synced columns, type-mapped, in the query's column order. */
+  data: string;
+}
+
+interface QueryPlan {
+  output: number;
+  clientTable: string;
+  bucket: string;
+  /** For one plain-keyed parameter: the bucket id is `${prefix}${key}"]`. */
+  plainPrefix: string | undefined;
+  parameterCount: number;
+  bindings: Array<ColumnReader & { param: number }>;
+  constants: Array<ColumnReader & { keys: ReadonlySet<string> }>;
+}
+
+interface TablePlan {
+  rowId: (row: SourceRow) => string;
+  /** Client tables fed by this source table; `serializers` is parallel to it. */
+  clientTables: string[];
+  serializers: Array<(row: SourceRow) => string>;
+  queries: QueryPlan[];
+}
+
+/** Builds `evaluateRow` from the compiled buckets: one precompiled plan per source table. */
+export function buildRowEvaluator(buckets: readonly BucketIR[]): (table: string, row: SourceRow) => EvaluatedRow[] {
+  const plans = new Map<string, TablePlan>();
+  for (const bucket of buckets) {
+    for (const query of bucket.dataQueries) {
+      const table = query.table.qualified;
+      let plan = plans.get(table);
+      if (!plan) {
+        plan = { rowId: rowIdReader(table, query.table.primaryKey), clientTables: [], serializers: [], queries: [] };
+        plans.set(table, plan);
+        if (query.table.schema === 'public') plans.set(query.table.name, plan);
+      }
+      plan.queries.push(queryPlan(bucket, query, outputIndex(plan, query)));
+    }
+  }
+  return (table, row) => {
+    const plan = plans.get(table);
+    if (!plan) return [];
+    return evaluate(plan, table, row);
+  };
+}
+
+/** Queries into one client table select the same columns (checked by the compiler), so share one serializer. */
+function outputIndex(plan: TablePlan, query: DataQueryIR): number {
+  const found = plan.clientTables.indexOf(query.clientTable);
+  if (found >= 0) return found;
+  plan.clientTables.push(query.clientTable);
+  plan.serializers.push(rowSerializer(query.table.qualified, query.columns));
+  return plan.clientTables.length - 1;
+}
+
+function queryPlan(bucket: BucketIR, query: DataQueryIR, output: number): QueryPlan {
+  return {
+    output,
+    clientTable: query.clientTable,
+    bucket: bucket.name,
+    plainPrefix: query.bindings.length === 1 && query.bindings[0]!.codec.plainKeys ? `${bucket.name}["` : undefined,
+    parameterCount: bucket.parameters.length,
+    bindings: query.bindings.map((b) => ({ name: b.column.name, codec: b.codec, param: b.param })),
+    constants: query.constants.map((c) => ({ name: c.column.name, codec: c.codec, keys: new Set(c.keys) })),
+  };
+}
+
+function evaluate(plan: TablePlan, table: string, row: SourceRow): EvaluatedRow[] {
+  const results: EvaluatedRow[] = [];
+  let rowId: string | undefined;
+  let data0: string | undefined;
+  let data: Array<string | undefined> | undefined;
+  for (const query of plan.queries) {
+    if (!matchesConstants(query, table, row)) continue;
+    const bucket = bucketId(query, table, row);
+    if (bucket === undefined) continue;
+    rowId ??= plan.rowId(row);
+    let json: string;
+    if (query.output === 0) json = data0 ??= plan.serializers[0]!(row);
+    else {
+      data ??= [];
+      json = data[query.output] ??= plan.serializers[query.output]!(row);
+    }
+    results.push({ bucket, table: query.clientTable, rowId, data: json });
+  }
+  return results;
+}
+
+function matchesConstants(query: QueryPlan, table: string, row: SourceRow): boolean {
+  for (const constant of query.constants) {
+    const key = readKey(row, table, constant);
+    if (key === null || !constant.keys.has(key)) return false;
+  }
+  return true;
+}
+
+/** The bucket id the row's parameter columns give, or undefined when one is NULL or they disagree. */
+function bucketId(query: QueryPlan, table: string, row: SourceRow): string | undefined {
+  const { bindings, parameterCount } = query;
+  if (parameterCount === 0) return `${query.bucket}[]`;
+  const [only] = bindings;
+  if (bindings.length === 1 && only) {
+    const key = readKey(row, table, only);
+    if (key === null) return undefined;
+    return query.plainPrefix === undefined ? `${query.bucket}[${JSON.stringify(key)}]` : `${query.plainPrefix}${key}"]`;
+  }
+  const values: Array<string | undefined> = new Array(parameterCount);
+  for (const binding of bindings) {
+    const key = readKey(row, table, binding);
+    if (key === null) return undefined;
+    const seen = values[binding.param];
+    if (seen !== undefined && seen !== key) return undefined;
+    values[binding.param] = key;
+  }
+  return query.bucket + JSON.stringify(values);
+}
