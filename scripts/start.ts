@@ -13,5 +13,8 @@ await supervise({
   mode: 'start',
   port,
   host,
-  processes: () => [{ name: 'next', command: 'node_modules/.bin/next', args: ['start', '--port', String(port), '--hostname', host] }],
+  processes: () => [
+    { name: 'replicator', command: process.execPath, args: ['--import', 'tsx', 'workers/replicator.ts'] },
+    { name: 'next', command: 'node_modules/.bin/next', args: ['start', '--port', String(port), '--hostname', host] },
+  ],
 });

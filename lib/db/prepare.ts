@@ -3,6 +3,7 @@ import { assertLogicalReplication, databaseName, dropDatabase, ensureDatabase, r
 import { startLocalCluster, type LocalCluster } from './postgres/local-cluster';
 import { migrateAppDatabase } from './migrate';
 import { seedDemoData } from './seed';
+import { migrateStorage } from '@/lib/sync/storage';
 
 export interface PreparedDatabases {
   /** The app database: Postgres, the source of truth. */
@@ -53,6 +54,7 @@ export async function prepareDatabases(options: PrepareOptions = {}): Promise<Pr
       if ((await ensureDatabase(url)) === 'created') log(`created database ${redact(url)}`);
     }
     await migrateAppDatabase(databaseUrl, path.join(root, 'drizzle'));
+    await migrateStorage(syncDatabaseUrl);
     if (options.seed ?? true) {
       if ((await seedDemoData(databaseUrl)) === 'seeded') log('seeded the demo users, lists and todos (see README.md for the passwords)');
     }

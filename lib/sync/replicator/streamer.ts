@@ -3,7 +3,7 @@ import type { Pgoutput } from 'pg-logical-replication';
 import { commitBatch, getCurrentRows, listCurrentRows, type CommitResult } from '@/lib/sync/storage';
 import { ChangePlanner, type SourceChange, type SourceRow } from './changes';
 import type { Logger } from './log';
-import { compareLsn, type Lsn } from './lsn';
+import { compareLsn, maxLsn, type Lsn } from './lsn';
 import type { ReplicatorRules } from './rules';
 import { sourceClientConfig } from './source';
 import { WalStream } from './wal-stream';
@@ -30,6 +30,8 @@ interface PendingTransaction {
   lsn: Lsn;
   commitTime: number;
   changes: SourceChange[];
+  /** A checkpoint no source transaction carries (see idleCheckpoint). */
+  forceCheckpoint?: boolean;
 }
 
 /**
@@ -49,11 +51,16 @@ export class Streamer {
   private failure: unknown;
   private stopped = false;
   private flushing = false;
+  private ticking = false;
+  private seenWriteCheckpoint = '0';
+  /** The last LSN committed to storage. */
+  private lastLsn: Lsn;
   private hasCheckpoint: boolean;
   private lastCommitTime = 0;
 
   constructor(private readonly options: StreamerOptions) {
     this.hasCheckpoint = options.hasCheckpoint;
+    this.lastLsn = options.resumeLsn;
     this.stream = new WalStream({
       client: sourceClientConfig(options.sourceUrl),
       slot: options.slot,
@@ -67,14 +74,14 @@ export class Streamer {
   /** Streams until stop() or a failure (then it rejects; the caller reconnects). */
   async run(): Promise<void> {
     const flusher = this.flushLoop();
-    const catchUp = this.hasCheckpoint ? undefined : setInterval(() => void this.checkpointWhenCaughtUp(), 250);
+    const idleTick = setInterval(() => void this.idleCheckpoint(), 250);
     try {
       await Promise.race([this.stream.run(), flusher]);
       if (this.failure) throw this.failure;
     } catch (error) {
-      if (!this.stopped) throw this.failure ?? error;
+      if (this.failure || !this.stopped) throw this.failure ?? error;
     } finally {
-      clearInterval(catchUp);
+      clearInterval(idleTick);
       this.stopped = true;
       this.wake?.();
       await this.stream.stop().catch(() => undefined);
@@ -103,6 +110,7 @@ export class Streamer {
 
   private fail(error: unknown): void {
     if (this.failure) return;
+    this.options.log.debug('streamer failed', { error });
     this.failure = error;
     this.stopped = true;
     this.wake?.();
@@ -218,10 +226,12 @@ export class Streamer {
     );
     await planner.add(batch.flatMap((t) => t.changes));
     const lsn = batch[batch.length - 1]!.lsn;
+    this.options.log.debug('flush', { transactions: batch.length, changes: size, ops: planner.ops.length, lsn });
     const checkpoint = compareLsn(lsn, this.options.catchUpLsn) >= 0;
     const updates = planner.storageUpdates();
     const emptyBatch = planner.ops.length === 0 && updates.currentRows.upsert.length + updates.currentRows.delete.length + updates.parameters.delete.length === 0;
-    if (emptyBatch && planner.truncatedParameterTables.size === 0 && this.hasCheckpoint) {
+    const forced = batch.some((t) => t.forceCheckpoint);
+    if (emptyBatch && planner.truncatedParameterTables.size === 0 && this.hasCheckpoint && !forced) {
       // Nothing synced changed: no storage write, but the WAL can be released.
       this.stream.confirm(lsn);
     } else {
@@ -232,6 +242,7 @@ export class Streamer {
         lsn,
         checkpoint,
       });
+      this.lastLsn = lsn;
       this.stream.confirm(lsn);
       if (checkpoint) {
         this.hasCheckpoint = true;
@@ -243,22 +254,44 @@ export class Streamer {
   }
 
   /**
-   * Before the first checkpoint: once the stream has passed the snapshot's end with nothing in
-   * flight (no source transaction arrived to carry a checkpoint), record one at that position.
+   * Checkpoints that no source transaction carries, made while nothing is in flight:
+   * - before the first checkpoint, once the stream has passed the snapshot's end;
+   * - when a write checkpoint is pending at an LSN the server's WAL has passed (the upload may
+   *   have changed nothing synced, or other WAL came after it): the client waiting for it must
+   *   get a checkpoint at or past its LSN.
    */
-  private async checkpointWhenCaughtUp(): Promise<void> {
-    if (this.hasCheckpoint || this.stopped || this.pending.length > 0 || this.current) return;
-    if (compareLsn(this.stream.serverLsn, this.options.catchUpLsn) < 0) {
-      this.stream.ping();
-      return;
-    }
+  private async idleCheckpoint(): Promise<void> {
+    if (this.stopped || this.ticking || !this.stream.isIdle()) return;
+    this.ticking = true;
     try {
-      this.hasCheckpoint = true;
-      const lsn = this.options.catchUpLsn;
-      const result = await commitBatch(this.options.storage, this.options.rulesId, { ops: [], lsn, checkpoint: true });
-      this.options.onCheckpoint?.(result, lsn);
+      let target: Lsn | undefined;
+      let writeCheckpointId: string | undefined;
+      if (!this.hasCheckpoint) {
+        target = this.options.catchUpLsn;
+      } else {
+        const { rows } = await this.options.storage.query<{ id: string | null; lsn: string | null }>(
+          'SELECT max(id)::text AS id, max(lsn)::text AS lsn FROM lockstep.write_checkpoints WHERE id > $1',
+          [this.seenWriteCheckpoint],
+        );
+        if (!rows[0]?.lsn || !rows[0].id) return;
+        target = rows[0].lsn;
+        writeCheckpointId = rows[0].id;
+      }
+      if (compareLsn(this.stream.serverLsn, target) < 0) {
+        this.stream.ping();
+        return;
+      }
+      // Queued like a transaction, so it is committed in order with anything that arrives now.
+      if (!this.stream.isIdle() || this.stopped) return;
+      const lsn = this.hasCheckpoint ? maxLsn(this.stream.serverLsn, this.lastLsn) : target;
+      if (compareLsn(lsn, this.lastLsn) < 0) return;
+      this.pending.push({ lsn, commitTime: 0, changes: [], forceCheckpoint: true });
+      if (writeCheckpointId) this.seenWriteCheckpoint = writeCheckpointId;
+      this.wake?.();
     } catch (error) {
       this.fail(error);
+    } finally {
+      this.ticking = false;
     }
   }
 }

@@ -46,9 +46,9 @@ export class WalStream {
     const plugin = new PgoutputPlugin({ protoVersion: 1, publicationNames: [this.options.publication] });
     keepValuesAsText(plugin);
     const failed = new Promise<never>((_, reject) => this.service.once('error', reject));
-    // Report progress every second; when idle, also ask for a keepalive, so the confirmed position
+    // Report progress four times a second; when idle, also ask for a keepalive, so the confirmed position
     // follows the server's WAL end (tests and write checkpoints wait on it).
-    this.timer = setInterval(() => void this.sendStatus(this.options.isIdle()), 1_000);
+    this.timer = setInterval(() => void this.sendStatus(this.isIdle()), 250);
     try {
       await Promise.race([this.service.subscribe(plugin, this.options.slot, this.options.startLsn), failed]);
     } finally {
@@ -70,6 +70,16 @@ export class WalStream {
     return this.lastServerLsn;
   }
 
+  /**
+   * Nothing received is unprocessed: the library's flow-control queue is empty (keepalives bypass
+   * it, so a keepalive position is only trustworthy once the data before it has been handled) and
+   * the replicator has committed every transaction it was handed.
+   */
+  isIdle(): boolean {
+    const queue = this.service as unknown as { _messageQueue?: unknown[]; _processing?: boolean };
+    return (queue._messageQueue?.length ?? 0) === 0 && !queue._processing && this.options.isIdle();
+  }
+
   /** Asks the server for a keepalive now, so serverLsn moves without waiting for its timer. */
   ping(): void {
     if (this.service.isStop()) return;
@@ -85,7 +95,7 @@ export class WalStream {
     if (this.service.isStop()) return;
     // With nothing in flight, WAL the server has moved past holds nothing for us (other tables,
     // other databases): confirm it too, or the slot would retain it for ever.
-    const position = this.options.isIdle() ? maxLsn(this.confirmed, this.lastServerLsn) : this.confirmed;
+    const position = this.isIdle() ? maxLsn(this.confirmed, this.lastServerLsn) : this.confirmed;
     try {
       await this.service.acknowledge(position, requestReply);
     } catch {

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import syncConfig from '@/sync.config';
 import { compileSyncRules } from '@/lib/sync/config';
 import { seedDemoData } from '@/lib/db/seed';
-import { activeVersion, asObject, bucketContents, expectedContents, replicationFixture, waitForCatchUp, type ReplicationFixture } from './harness';
+import { activeVersion, asObject, bucketContents, expectedContents, poll, replicationFixture, waitForCatchUp, type ReplicationFixture } from './harness';
 
 const rules = compileSyncRules(syncConfig);
 let f: ReplicationFixture;
@@ -45,12 +45,23 @@ describe('replicator crash safety', () => {
   it('reaches the same state with no op lost or duplicated after kill -9 during the snapshot and during streaming', async () => {
     let seed = 7;
     const random = () => ((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 2 ** 32);
-    // Kills during the snapshot.
+    // Kills during the snapshot: each lands once a random number of todos rows are committed.
+    let killedMidSnapshot = 0;
     for (let i = 0; i < 3; i++) {
       const child = startWorker();
-      await sleep(1500 + random() * 1500);
+      const threshold = 2000 + Math.floor(random() * 6000) * (i + 1);
+      await poll(async () => {
+        const { rows } = await f.storage.pool
+          .query<{ rows: string | null; complete: boolean }>("SELECT (snapshot_progress->'tables'->'public.todos'->>'rows') AS rows, (snapshot_progress->>'complete')::boolean AS complete FROM lockstep.rules_versions")
+          .catch(() => ({ rows: [] as Array<{ rows: string | null; complete: boolean }> }));
+        const row = rows[0];
+        return row && (row.complete || Number(row.rows ?? 0) >= threshold) ? row : undefined;
+      }, 60_000, 'snapshot progress');
+      const { rows } = await f.storage.pool.query<{ complete: boolean }>("SELECT (snapshot_progress->>'complete')::boolean AS complete FROM lockstep.rules_versions");
       await kill9(child);
+      if (!rows[0]?.complete) killedMidSnapshot++;
     }
+    expect(killedMidSnapshot).toBeGreaterThan(0);
     // Kills during streaming, with writes going on.
     let writing = true;
     const writer = (async () => {

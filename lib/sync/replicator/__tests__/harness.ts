@@ -1,11 +1,11 @@
-import pg from 'pg';
+import type pg from 'pg';
 import { expect } from 'vitest';
 import type { CompiledSyncRules } from '@/lib/sync/config';
 import { opChecksum, addChecksums } from '@/lib/sync/protocol/checksum';
 import { migrateStorage } from '@/lib/sync/storage';
 import { textTypes } from '../source';
 import { Replicator, type ReplicatorOptions } from '../replicator';
-import { silentLogger } from '../log';
+import { createLogger, silentLogger } from '../log';
 import { createTestDatabase, type TestDatabase } from '@/test/db';
 
 /** Per bucket: `${table}/${rowId}` → data JSON text. */
@@ -33,7 +33,7 @@ export async function replicationFixture(rules: CompiledSyncRules, schemaSql?: s
     storage,
     rules,
     start(options = {}) {
-      const replicator = new Replicator({ sourceUrl: app.url, storageUrl: storage.url, rules, log: silentLogger, retryMinMs: 100, retryMaxMs: 1000, compactEveryMs: 0, ...options });
+      const replicator = new Replicator({ sourceUrl: app.url, storageUrl: storage.url, rules, log: process.env.LOCKSTEP_TEST_LOG ? createLogger({ test: true }, 'debug') : silentLogger, retryMinMs: 100, retryMaxMs: 1000, compactEveryMs: 0, ...options });
       running.push(replicator);
       runs.push(replicator.run());
       return replicator;
@@ -109,13 +109,15 @@ export async function activeVersion(storage: pg.Pool, timeoutMs = 30_000): Promi
  * confirms only what storage has committed).
  */
 export async function waitForCatchUp(app: pg.Pool, storage: pg.Pool, timeoutMs = 30_000): Promise<void> {
-  const { rows } = await app.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn');
+  // The insert position: with synchronous_commit=off (the test cluster) the write position can
+  // still be behind commits that have returned.
+  const { rows } = await app.query<{ lsn: string }>('SELECT pg_current_wal_insert_lsn()::text AS lsn');
   const target = rows[0]!.lsn;
   await poll(async () => {
     const version = await storage.query<{ slot_name: string }>("SELECT slot_name FROM lockstep.rules_versions WHERE state = 'active'");
     const slot = version.rows[0]?.slot_name;
     if (!slot) return undefined;
-    const r = await app.query<{ ok: boolean }>('SELECT confirmed_flush_lsn >= $2::pg_lsn AS ok FROM pg_replication_slots WHERE slot_name = $1', [slot, target]);
+    const r = await app.query<{ ok: boolean }>('SELECT confirmed_flush_lsn >= $2::pg_lsn AS ok, confirmed_flush_lsn::text AS c FROM pg_replication_slots WHERE slot_name = $1', [slot, target]);
     return r.rows[0]?.ok || undefined;
   }, timeoutMs, `the replicator to confirm ${target}`);
 }
