@@ -22,47 +22,58 @@ UPDATE lockstep.rules_versions
  WHERE id = $1 AND state <> 'retired' AND ($3::pg_lsn IS NULL OR last_lsn IS NULL OR last_lsn <= $3::pg_lsn)
 RETURNING last_op_id, last_lsn::text AS last_lsn`;
 
+/**
+ * Every array travels as ONE JSON text parameter and is expanded server-side by
+ * json_array_elements[_text] (zipped with ROWS FROM). This is the unnest() pattern with a cheaper
+ * encoding: JSON.stringify is native, while pg's text[] literal encoder costs about as much as
+ * the insert itself (bench/storage.ts measured ~2x faster end to end).
+ */
+const cols = (...params: number[]) => `ROWS FROM (${params.map((n) => `json_array_elements_text($${n}::json)`).join(', ')})`;
+
 /** Step 2, only when the batch deletes something: kept apart so no statement touches a row twice. */
 const DELETE_ROWS = `
 WITH rows AS (
-  DELETE FROM lockstep.current_rows c USING unnest($2::text[], $3::text[]) AS d(table_name, row_id)
+  DELETE FROM lockstep.current_rows c USING ${cols(2, 3)} AS d(table_name, row_id)
    WHERE c.rules_id = $1 AND c.table_name = d.table_name AND c.row_id = d.row_id
 ), row_tables AS (
-  DELETE FROM lockstep.current_rows c WHERE c.rules_id = $1 AND c.table_name = ANY($6::text[])
+  DELETE FROM lockstep.current_rows c USING ${cols(6)} AS d(table_name)
+   WHERE c.rules_id = $1 AND c.table_name = d.table_name
 ), params AS (
-  DELETE FROM lockstep.parameter_index p USING unnest($4::text[], $5::text[]) AS d(source_table, source_row_id)
+  DELETE FROM lockstep.parameter_index p USING ${cols(4, 5)} AS d(source_table, source_row_id)
    WHERE p.rules_id = $1 AND p.source_table = d.source_table AND p.source_row_id = d.source_row_id
 )
-DELETE FROM lockstep.parameter_index p WHERE p.rules_id = $1 AND p.source_table = ANY($7::text[])`;
+DELETE FROM lockstep.parameter_index p USING ${cols(7)} AS d(source_table)
+ WHERE p.rules_id = $1 AND p.source_table = d.source_table`;
 
 /**
  * Step 3: every write of the batch in one statement (one round trip), each part a bulk
- * INSERT ... SELECT FROM unnest. $2 is the op id before the batch: op k (1-based) gets $2 + k.
- * The NOTIFY is queued by the statement and delivered by Postgres at commit, never before.
+ * INSERT ... SELECT. $2 is the op id before the batch: op k (1-based) gets $2 + k. The NOTIFY is
+ * queued by the statement and delivered by Postgres at commit, never before.
  */
 const WRITE_BATCH = `
 WITH ins_ops AS (
   INSERT INTO lockstep.ops (rules_id, bucket, op_id, op, table_name, row_id, data, checksum)
-  SELECT $1, o.bucket, $2::bigint + o.ord, o.op, o.table_name, o.row_id, o.data, o.checksum
-    FROM unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bigint[])
-         WITH ORDINALITY AS o(bucket, op, table_name, row_id, data, checksum, ord)
+  SELECT $1, o.bucket, $2::bigint + o.ord, o.op, o.table_name, o.row_id, o.data, o.checksum::bigint
+    FROM ${cols(3, 4, 5, 6, 7, 8)} WITH ORDINALITY AS o(bucket, op, table_name, row_id, data, checksum, ord)
 ), upd_buckets AS (
   INSERT INTO lockstep.bucket_state AS s (rules_id, bucket, last_op_id, checksum, op_count)
-  SELECT $1, b.bucket, $2::bigint + b.last_pos, b.checksum, b.op_count
-    FROM unnest($9::text[], $10::bigint[], $11::bigint[], $12::bigint[]) AS b(bucket, last_pos, checksum, op_count)
+  SELECT $1, b.bucket, $2::bigint + b.last_pos::bigint, b.checksum::bigint, b.op_count::bigint
+    FROM ${cols(9, 10, 11, 12)} AS b(bucket, last_pos, checksum, op_count)
   ON CONFLICT (rules_id, bucket) DO UPDATE
      SET last_op_id = EXCLUDED.last_op_id,
          checksum = (s.checksum + EXCLUDED.checksum) % 4294967296,
          op_count = s.op_count + EXCLUDED.op_count
 ), put_rows AS (
   INSERT INTO lockstep.current_rows AS c (rules_id, table_name, row_id, buckets, source_values)
-  SELECT $1, u.table_name, u.row_id, ARRAY(SELECT jsonb_array_elements_text(u.buckets::jsonb)), u.source_values::jsonb
-    FROM unnest($13::text[], $14::text[], $15::text[], $16::text[]) AS u(table_name, row_id, buckets, source_values)
+  SELECT $1, u.table_name, u.row_id, ARRAY(SELECT json_array_elements_text(u.buckets)), u.source_values::jsonb
+    FROM ROWS FROM (json_array_elements_text($13::json), json_array_elements_text($14::json), json_array_elements($15::json), json_array_elements($16::json))
+         AS u(table_name, row_id, buckets, source_values)
   ON CONFLICT (rules_id, table_name, row_id) DO UPDATE SET buckets = EXCLUDED.buckets, source_values = EXCLUDED.source_values
 ), put_params AS (
   INSERT INTO lockstep.parameter_index AS p (rules_id, lookup, source_table, source_row_id, parameter_values)
   SELECT $1, u.lookup, u.source_table, u.source_row_id, u.parameter_values::jsonb
-    FROM unnest($17::text[], $18::text[], $19::text[], $20::text[]) AS u(lookup, source_table, source_row_id, parameter_values)
+    FROM ROWS FROM (json_array_elements_text($17::json), json_array_elements_text($18::json), json_array_elements_text($19::json), json_array_elements($20::json))
+         AS u(lookup, source_table, source_row_id, parameter_values)
   ON CONFLICT (rules_id, lookup, source_table, source_row_id) DO UPDATE SET parameter_values = EXCLUDED.parameter_values
 ), cp AS (
   INSERT INTO lockstep.checkpoints (rules_id, op_id, lsn)
@@ -96,7 +107,8 @@ export async function commitBatch(pool: pg.Pool, rulesId: number, batch: CommitB
     const lsn = taken.rows[0].last_lsn;
     if (p.rowDeletes.tables.length + p.paramDeletes.tables.length + p.truncate.rowTables.length + p.truncate.paramTables.length > 0) {
       const { rowDeletes: rows, paramDeletes: params, truncate } = p;
-      await client.query({ name: 'lockstep_delete_rows', text: DELETE_ROWS, values: [rulesId, rows.tables, rows.rowIds, params.tables, params.rowIds, truncate.rowTables, truncate.paramTables] });
+      const values = [rows.tables, rows.rowIds, params.tables, params.rowIds, truncate.rowTables, truncate.paramTables].map((column) => JSON.stringify(column));
+      await client.query({ name: 'lockstep_delete_rows', text: DELETE_ROWS, values: [rulesId, ...values] });
     }
     await client.query({ name: 'lockstep_write_batch', text: WRITE_BATCH, values: writeValues(rulesId, base, lastOpId, lsn, p) });
     return { firstOpId: n > 0 ? base + 1 : null, lastOpId, ...(p.checkpoint ? { checkpoint: { opId: lastOpId, lsn } } : {}) };
@@ -105,15 +117,13 @@ export async function commitBatch(pool: pg.Pool, rulesId: number, batch: CommitB
 
 function writeValues(rulesId: number, base: number, lastOpId: number, lsn: string | null, p: PreparedBatch): unknown[] {
   const { ops, buckets, rowUpserts: rows, paramUpserts: params } = p;
-  return [
-    rulesId,
-    base,
+  const columns = [
     ops.buckets, ops.ops, ops.tables, ops.rowIds, ops.data, ops.checksums,
     buckets.names, buckets.lastPositions, buckets.checksums, buckets.counts,
     rows.tables, rows.rowIds, rows.buckets, rows.values,
     params.lookups, params.tables, params.rowIds, params.values,
-    lastOpId, lsn, p.checkpoint, `${rulesId}:${lastOpId}`,
-  ];
+  ].map((column) => JSON.stringify(column));
+  return [rulesId, base, ...columns, lastOpId, lsn, p.checkpoint, `${rulesId}:${lastOpId}`];
 }
 
 /** The counter update matched no row: say which of its conditions failed. */

@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { StorageErrorCode, storageError } from './errors';
 import { latestCheckpoint } from './reads';
-import { collapseLeadingRun, supersededOps, turnIntoMoves } from './compact-bucket';
+import { collapseLeadingRun, scanBucket, turnIntoMoves } from './compact-bucket';
 import { int8 } from './sql';
 
 export interface CompactOptions {
@@ -11,7 +11,7 @@ export interface CompactOptions {
   pageSize?: number;
   /** Most (table, row id) keys remembered per bucket; past it the memory is reset and older duplicates are left for a later run. */
   maxTrackedRows?: number;
-  /** Most ops merged into the CLEAR op by one transaction. */
+  /** Most ops merged into the CLEAR op by one statement (at least 2). */
   clearChunk?: number;
   /** Checkpoints kept; older ones are deleted (nothing reads them). */
   keepCheckpoints?: number;
@@ -25,7 +25,7 @@ export interface CompactResult {
   /** Ops stored for the rules version (sum of bucket counts) before and after. */
   opsBefore: number;
   opsAfter: number;
-  /** PUT/REMOVE ops turned into MOVE, and ops merged away into CLEAR ops. */
+  /** PUT/REMOVE ops turned into MOVE, and ops deleted by merging them into a CLEAR op. */
   movedOps: number;
   mergedOps: number;
   /** Stored size of op data in the compacted buckets (up to upToOpId) before and after. */
@@ -39,8 +39,9 @@ export interface CompactResult {
 
 /**
  * Compacts the buckets of a rules version: a PUT or REMOVE superseded by a later op on the same
- * row becomes a MOVE that keeps its checksum, and a bucket's leading run of REMOVE/MOVE/CLEAR ops
- * collapses into one CLEAR that carries their summed checksum. Bucket checksums never change.
+ * row becomes a MOVE that keeps its checksum, and everything before a bucket's first live PUT
+ * (REMOVE, MOVE, CLEAR and superseded ops) collapses into one CLEAR that carries their summed
+ * checksum. Bucket checksums never change.
  *
  * Only ops up to the latest checkpoint are touched, in short statements, so commitBatch keeps
  * running alongside: an op it commits meanwhile can only supersede ops a later run compacts.
@@ -52,7 +53,7 @@ export interface CompactResult {
  *   console.log(`${result.opsBefore} → ${result.opsAfter} ops`);
  */
 export async function compact(pool: pg.Pool, rulesId: number, options: CompactOptions = {}): Promise<CompactResult> {
-  const settings = { pageSize: options.pageSize ?? 10_000, maxTrackedRows: options.maxTrackedRows ?? 2_000_000, clearChunk: options.clearChunk ?? 10_000 };
+  const settings = { pageSize: options.pageSize ?? 10_000, maxTrackedRows: options.maxTrackedRows ?? 2_000_000, clearChunk: Math.max(2, options.clearChunk ?? 10_000) };
   const client = await pool.connect();
   let locked = false;
   try {
@@ -68,11 +69,11 @@ export async function compact(pool: pg.Pool, rulesId: number, options: CompactOp
     result.upToOpId = bound;
     for await (const bucket of bucketsToCompact(client, rulesId, bound, options.buckets)) {
       await client.query('UPDATE lockstep.bucket_state SET compacted_op_id = GREATEST(compacted_op_id, $3) WHERE rules_id = $1 AND bucket = $2', [rulesId, bucket, bound]);
-      const scan = await supersededOps(client, rulesId, bucket, bound, settings, (opIds) => turnIntoMoves(client, rulesId, bucket, opIds));
+      const scan = await scanBucket(client, rulesId, bucket, bound, settings, (opIds) => turnIntoMoves(client, rulesId, bucket, opIds));
       result.movedOps += scan.moved;
       result.dataBytesBefore += scan.dataBytes;
       result.dataBytesAfter += scan.dataBytes - scan.freedBytes;
-      result.mergedOps += await collapseLeadingRun(client, rulesId, bucket, bound, settings.clearChunk);
+      result.mergedOps += await collapseLeadingRun(client, rulesId, bucket, scan.runEnd, settings.clearChunk);
       result.bucketsCompacted++;
     }
     result.checkpointsPruned = await pruneCheckpoints(client, rulesId, options.keepCheckpoints ?? 100);

@@ -55,9 +55,9 @@ describe('prepareBatch', () => {
       checkpoint: false,
     };
     const p = prepareBatch(batch);
-    expect(p.rowUpserts).toEqual({ tables: ['t'], rowIds: ['1'], buckets: ['["b"]'], values: ['{"v":"2"}'] });
+    expect(p.rowUpserts).toEqual({ tables: ['t'], rowIds: ['1'], buckets: [['b']], values: [{ v: '2' }] });
     expect(p.rowDeletes).toEqual({ tables: ['t'], rowIds: ['2'] });
-    expect(p.paramUpserts.values).toEqual(['[["y"]]']);
+    expect(p.paramUpserts.values).toEqual([[['y']]]);
   });
 
   it('refuses malformed batches with STORAGE_BATCH_INVALID', () => {

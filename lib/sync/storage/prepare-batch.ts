@@ -1,20 +1,21 @@
 import { addChecksums, opChecksum } from '@/lib/sync/protocol/checksum';
 import { StorageErrorCode, storageError } from './errors';
 import { assertLsn } from './sql';
-import type { CommitBatch } from './types';
+import type { CommitBatch, CurrentRowUpsert, ParameterUpsert } from './types';
 
 /**
- * A CommitBatch validated and turned into the column arrays the bulk statements unnest. Kept
- * free of I/O so its rules (validation, dedup, per-bucket totals) are unit-tested on their own.
+ * A CommitBatch validated and turned into the column arrays the bulk statements expand (each is
+ * sent as one JSON array). Kept free of I/O so its rules (validation, dedup, per-bucket totals)
+ * are unit-tested on their own.
  */
 export interface PreparedBatch {
   /** Column arrays of the ops, in batch order; op ids are assigned as base + position (1-based). */
   ops: { buckets: string[]; ops: string[]; tables: string[]; rowIds: string[]; data: Array<string | null>; checksums: number[] };
   /** Per bucket touched: the 1-based position of its last op, and the sum and count of its ops. */
   buckets: { names: string[]; lastPositions: number[]; checksums: number[]; counts: number[] };
-  rowUpserts: { tables: string[]; rowIds: string[]; buckets: string[]; values: string[] };
+  rowUpserts: { tables: string[]; rowIds: string[]; buckets: string[][]; values: Array<Record<string, string | null>> };
   rowDeletes: { tables: string[]; rowIds: string[] };
-  paramUpserts: { lookups: string[]; tables: string[]; rowIds: string[]; values: string[] };
+  paramUpserts: { lookups: string[]; tables: string[]; rowIds: string[]; values: string[][][] };
   paramDeletes: { tables: string[]; rowIds: string[] };
   /** Source tables whose stored rows / parameter entries all go (TRUNCATE). */
   truncate: { rowTables: string[]; paramTables: string[] };
@@ -66,22 +67,22 @@ export function prepareBatch(batch: CommitBatch): PreparedBatch {
   }
 
   // ON CONFLICT DO UPDATE cannot touch one row twice in a statement: keep each key's last upsert.
-  const rowUpserts = new Map<string, { table: string; rowId: string; buckets: string; values: string }>();
+  const rowUpserts = new Map<string, CurrentRowUpsert>();
   for (const row of batch.currentRows?.upsert ?? []) {
     if (!Array.isArray(row.buckets) || row.buckets.some((b) => typeof b !== 'string')) throw invalid(`current row ${row.table}/${row.rowId} needs buckets as an array of strings.`);
-    rowUpserts.set(key(row.table, row.rowId), { table: row.table, rowId: row.rowId, buckets: JSON.stringify(row.buckets), values: JSON.stringify(row.values) });
+    rowUpserts.set(key(row.table, row.rowId), row);
   }
   const rowDeletes = new Map<string, { table: string; rowId: string }>();
   for (const row of batch.currentRows?.delete ?? []) {
     // An upsert replaces the whole row anyway, and deleting it in the same statement would conflict.
     if (!rowUpserts.has(key(row.table, row.rowId))) rowDeletes.set(key(row.table, row.rowId), row);
   }
-  const paramUpserts = new Map<string, { lookup: string; table: string; rowId: string; values: string }>();
+  const paramUpserts = new Map<string, ParameterUpsert>();
   for (const p of batch.parameters?.upsert ?? []) {
     if (!Array.isArray(p.values) || p.values.some((tuple) => !Array.isArray(tuple) || tuple.some((v) => typeof v !== 'string'))) {
       throw invalid(`parameter values for lookup "${p.lookup}" must be an array of string arrays, e.g. [["list-1"]].`);
     }
-    paramUpserts.set(key(p.lookup, p.sourceTable, p.sourceRowId), { lookup: p.lookup, table: p.sourceTable, rowId: p.sourceRowId, values: JSON.stringify(p.values) });
+    paramUpserts.set(key(p.lookup, p.sourceTable, p.sourceRowId), p);
   }
   const paramDeletes = new Map<string, { sourceTable: string; sourceRowId: string }>();
   for (const p of batch.parameters?.delete ?? []) paramDeletes.set(key(p.sourceTable, p.sourceRowId), p);
@@ -89,10 +90,10 @@ export function prepareBatch(batch: CommitBatch): PreparedBatch {
   return {
     ops,
     buckets,
-    rowUpserts: columns(rowUpserts, (r) => [r.table, r.rowId, r.buckets, r.values], ['tables', 'rowIds', 'buckets', 'values'] as const),
-    rowDeletes: columns(rowDeletes, (r) => [r.table, r.rowId], ['tables', 'rowIds'] as const),
-    paramUpserts: columns(paramUpserts, (p) => [p.lookup, p.table, p.rowId, p.values], ['lookups', 'tables', 'rowIds', 'values'] as const),
-    paramDeletes: columns(paramDeletes, (p) => [p.sourceTable, p.sourceRowId], ['tables', 'rowIds'] as const),
+    rowUpserts: columns(rowUpserts, { tables: (r) => r.table, rowIds: (r) => r.rowId, buckets: (r) => r.buckets, values: (r) => r.values }),
+    rowDeletes: columns(rowDeletes, { tables: (r) => r.table, rowIds: (r) => r.rowId }),
+    paramUpserts: columns(paramUpserts, { lookups: (p) => p.lookup, tables: (p) => p.sourceTable, rowIds: (p) => p.sourceRowId, values: (p) => p.values }),
+    paramDeletes: columns(paramDeletes, { tables: (p) => p.sourceTable, rowIds: (p) => p.sourceRowId }),
     truncate: { rowTables: [...new Set(batch.currentRows?.deleteTables ?? [])], paramTables: [...new Set(batch.parameters?.deleteTables ?? [])] },
     lsn: batch.lsn === undefined ? null : assertLsn(batch.lsn),
     checkpoint: batch.checkpoint,
@@ -100,12 +101,13 @@ export function prepareBatch(batch: CommitBatch): PreparedBatch {
   };
 }
 
-/** Turns a map of records into one array per column, named by `names`. */
-function columns<T, const K extends readonly string[]>(entries: Map<string, T>, pick: (entry: T) => string[], names: K): { [P in K[number]]: string[] } {
-  const out = Object.fromEntries(names.map((name) => [name, [] as string[]])) as Record<string, string[]>;
+/** Turns a map of records into one array per column, each column picked by its function. */
+function columns<T, C extends Record<string, (entry: T) => unknown>>(entries: Map<string, T>, pick: C): { [K in keyof C]: Array<ReturnType<C[K]>> } {
+  const names = Object.keys(pick) as Array<keyof C>;
+  const out = {} as { [K in keyof C]: Array<ReturnType<C[K]>> };
+  for (const name of names) out[name] = [];
   for (const entry of entries.values()) {
-    const values = pick(entry);
-    names.forEach((name, i) => out[name]!.push(values[i]!));
+    for (const name of names) out[name].push(pick[name]!(entry) as ReturnType<C[typeof name]>);
   }
-  return out as { [P in K[number]]: string[] };
+  return out;
 }
