@@ -19,7 +19,8 @@ export const PARAMETER_ENTRY_INVALID = 'SYNC_PARAMETER_ENTRY_INVALID';
 
 /**
  * Builds `bucketsForToken`: the bucket ids a verified token's claims give, reading lookups through
- * one batched call. A claim that is missing or not of its declared type gives no instance.
+ * one batched call, sorted by priority then id. A claim that is missing or not of its declared
+ * type gives no instance.
  */
 export function buildTokenResolver(buckets: readonly BucketIR[]): (claims: Record<string, unknown>, lookup: ParameterLookup) => Promise<BucketGrant[]> {
   return async (claims, lookup) => {
@@ -55,7 +56,9 @@ export function buildTokenResolver(buckets: readonly BucketIR[]): (claims: Recor
         }
       }
     }
-    return [...grants].map(([bucket, priority]) => ({ bucket, priority }));
+    return [...grants]
+      .map(([bucket, priority]) => ({ bucket, priority }))
+      .sort((a, b) => a.priority - b.priority || (a.bucket < b.bucket ? -1 : a.bucket > b.bucket ? 1 : 0));
   };
 }
 
