@@ -1,4 +1,4 @@
-import { invalidText, viaValue, type Codec } from './codec';
+import { invalidText, quote, type Codec } from './codec';
 
 /**
  * Arrays, e.g. `{1,2,NULL}`, `{"a b","c\"d"}`, `{{1,2},{3,4}}`: the wire value is a JSON string
@@ -7,15 +7,15 @@ import { invalidText, viaValue, type Codec } from './codec';
  */
 export function arrayCodec(element: Codec): Codec {
   const elementJson = element.wire === 'json' ? (text: string) => text : (text: string) => element.json(text);
-  return viaValue({
+  return {
     wire: 'array',
     sqliteType: 'TEXT',
     compareKind: undefined,
     plainKeys: false,
-    value: (text) => pgArrayToJson(text, elementJson),
+    json: (text) => quote(pgArrayToJson(text, elementJson)),
     key: (text) => pgArrayToJson(text, elementJson),
     keyOfValue: () => undefined,
-  });
+  };
 }
 
 /** Converts Postgres array text to JSON array text, mapping each non-null element with `elementJson`. */

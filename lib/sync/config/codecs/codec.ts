@@ -33,12 +33,7 @@ export interface Codec {
    * type has no usable equality (json, arrays, bytea), so it cannot be filtered on or be a parameter.
    */
   readonly compareKind: string | undefined;
-  /**
-   * The wire value of a non-null Postgres text value as a JS value, so that a whole row is
-   * serialised by one JSON.stringify call; UNSAFE_INTEGER for an int8 beyond ±2^53 (use `json`).
-   */
-  value(text: string): WireValue;
-  /** The wire value's JSON text: JSON.stringify(value(text)), or the exact digits of a large int8. */
+  /** The JSON text of the wire value of a non-null Postgres text value. */
   json(text: string): string;
   /** The canonical key: equal keys exactly when Postgres says the values are equal. */
   key(text: string): string;
@@ -48,14 +43,17 @@ export interface Codec {
   keyOfValue(value: unknown): string | undefined;
 }
 
-/** Returned by `value` for an integer a JS number cannot hold exactly. */
-export const UNSAFE_INTEGER: unique symbol = Symbol('lockstep.unsafeInteger');
+/** Characters JSON.stringify would escape (or may, for surrogates): control, quote, backslash. */
+// eslint-disable-next-line no-control-regex -- control characters are exactly what JSON must escape
+const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
 
-export type WireValue = string | number | null | typeof UNSAFE_INTEGER;
-
-/** A codec whose `json` is JSON.stringify of its `value` (every type but the integers). */
-export function viaValue(codec: Omit<Codec, 'json'>): Codec {
-  return { ...codec, json: (text) => JSON.stringify(codec.value(text)) };
+/**
+ * A JSON string literal, equal to JSON.stringify(text). Rows are serialised by concatenating
+ * each value's JSON; for the short strings of a row, one regex test plus a concatenation is
+ * 2-3x cheaper than a call into JSON.stringify, which only strings with escapes take.
+ */
+export function quote(text: string): string {
+  return NEEDS_ESCAPE.test(text) ? JSON.stringify(text) : `"${text}"`;
 }
 
 /** Error code of a row value that is not in the Postgres text format its column type promises. */

@@ -1,8 +1,8 @@
-import { invalidText, UNSAFE_INTEGER, viaValue, type Codec } from './codec';
+import { invalidText, quote, type Codec } from './codec';
 
 /**
  * Codecs of the scalar types whose text format needs little work. Values are validated where a
- * malformed one could change a key; strings are escaped by the single JSON.stringify per row.
+ * malformed one could change a key or break the JSON.
  */
 
 function stringKey(value: unknown): string | undefined {
@@ -11,49 +11,48 @@ function stringKey(value: unknown): string | undefined {
 
 /** text, varchar, enums, inet, cidr, macaddr: strings, equal when their texts are. */
 export function textCodec(compareKind: string, wire: 'text' | 'enum' = 'text'): Codec {
-  return viaValue({ wire, sqliteType: 'TEXT', compareKind, plainKeys: false, value: (text) => text, key: (text) => text, keyOfValue: stringKey });
+  return { wire, sqliteType: 'TEXT', compareKind, plainKeys: false, json: quote, key: (text) => text, keyOfValue: stringKey };
 }
 
 /** char(n) (bpchar): Postgres ignores trailing spaces when comparing, so the key drops them. */
 export function charCodec(): Codec {
   const trim = (text: string) => text.replace(/ +$/, '');
-  return viaValue({
+  return {
     wire: 'text',
     sqliteType: 'TEXT',
     compareKind: 'text',
     plainKeys: false,
-    value: (text) => text,
+    json: quote,
     key: trim,
     keyOfValue: (value) => (typeof value === 'string' ? trim(value) : undefined),
-  });
+  };
 }
 
-/** True for the canonical form Postgres prints: 8-4-4-4-12 lowercase hex digits. */
-function isCanonicalUuid(text: string): boolean {
-  if (text.length !== 36) return false;
-  for (let i = 0; i < 36; i++) {
-    const c = text.charCodeAt(i);
-    if (i === 8 || i === 13 || i === 18 || i === 23) {
-      if (c !== 45) return false;
-    } else if (!((c >= 48 && c <= 57) || (c >= 97 && c <= 102))) return false;
-  }
-  return true;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/** The 8-4-4-4-12 shape: all a row value needs, since Postgres only prints canonical uuids. */
+function hasUuidShape(text: string): boolean {
+  return text.length === 36 && text.charCodeAt(8) === 45 && text.charCodeAt(13) === 45 && text.charCodeAt(18) === 45 && text.charCodeAt(23) === 45;
 }
 
-/** uuid: Postgres prints the canonical lowercase form; claims and constants are normalised to it. */
-export const uuidCodec: Codec = viaValue({
+/**
+ * uuid: Postgres prints the canonical lowercase form, so row values are only checked for shape
+ * (a full check costs as much as the rest of a row); claims and constants are fully checked and
+ * lowercased. Keys are quoted when embedded in ids, so a malformed value cannot break them.
+ */
+export const uuidCodec: Codec = {
   wire: 'uuid',
   sqliteType: 'TEXT',
   compareKind: 'uuid',
-  plainKeys: true,
-  value: (text) => text,
-  key: (text) => (isCanonicalUuid(text) ? text : invalidText('a uuid', text)),
+  plainKeys: false,
+  json: quote,
+  key: (text) => (hasUuidShape(text) ? text : invalidText('a uuid', text)),
   keyOfValue: (value) => {
     if (typeof value !== 'string') return undefined;
     const lower = value.toLowerCase();
-    return isCanonicalUuid(lower) ? lower : undefined;
+    return UUID.test(lower) ? lower : undefined;
   },
-});
+};
 
 /** Integers as Postgres prints them (no leading zeros); claims may be any run of digits. */
 const INTEGER = /^-?(0|[1-9]\d*)$/;
@@ -79,11 +78,6 @@ export function integerCodec(wire: 'int' | 'int8'): Codec {
     sqliteType: 'INTEGER',
     compareKind: 'integer',
     plainKeys: true,
-    value: (text) => {
-      const n = +text;
-      if (Number.isSafeInteger(n) && String(n) === text) return n;
-      return INTEGER.test(text) ? UNSAFE_INTEGER : invalidText('an integer', text);
-    },
     json: integerKey,
     key: integerKey,
     keyOfValue: (value) => {
@@ -104,27 +98,27 @@ function numericKey(text: string): string {
 }
 
 /** numeric: a JSON string of Postgres' text (exact); the key ignores trailing zeros of the scale. */
-export const numericCodec: Codec = viaValue({
+export const numericCodec: Codec = {
   wire: 'numeric',
   sqliteType: 'TEXT',
   compareKind: 'numeric',
   plainKeys: true,
-  value: (text) => (NUMERIC.test(text) ? text : invalidText('a numeric', text)),
+  json: (text) => (NUMERIC.test(text) ? `"${text}"` : invalidText('a numeric', text)),
   key: numericKey,
   keyOfValue: (value) =>
     typeof value === 'string' && NUMERIC.test(value) ? numericKey(value) : typeof value === 'number' && Number.isFinite(value) ? numericKey(String(value)) : undefined,
-});
+};
 
 /** float4, float8: JSON numbers (JS's shortest form of the same double); NaN and ±Infinity become null. */
-export const floatCodec: Codec = viaValue({
+export const floatCodec: Codec = {
   wire: 'float',
   sqliteType: 'REAL',
   compareKind: 'float',
   plainKeys: true,
-  value: (text) => {
-    if (text === 'NaN' || text === 'Infinity' || text === '-Infinity') return null;
+  json: (text) => {
+    if (text === 'NaN' || text === 'Infinity' || text === '-Infinity') return 'null';
     const n = Number(text);
-    return Number.isFinite(n) && text.trim() !== '' ? n : invalidText('a float', text);
+    return Number.isFinite(n) && text.trim() !== '' ? String(n) : invalidText('a float', text);
   },
   key: (text) => {
     const n = Number(text);
@@ -132,43 +126,43 @@ export const floatCodec: Codec = viaValue({
     return Number.isFinite(n) && text.trim() !== '' ? String(n) : invalidText('a float', text);
   },
   keyOfValue: (value) => (typeof value === 'number' ? String(value) : undefined),
-});
+};
 
-function boolValue(text: string): number {
-  return text === 't' ? 1 : text === 'f' ? 0 : invalidText('t or f', text);
+function boolKey(text: string): string {
+  return text === 't' ? '1' : text === 'f' ? '0' : invalidText('t or f', text);
 }
 
 /** bool: Postgres prints t/f; the wire value is SQLite's 1/0. */
-export const boolCodec: Codec = viaValue({
+export const boolCodec: Codec = {
   wire: 'bool',
   sqliteType: 'INTEGER',
   compareKind: 'boolean',
   plainKeys: true,
-  value: boolValue,
-  key: (text) => (boolValue(text) === 1 ? '1' : '0'),
+  json: boolKey,
+  key: boolKey,
   keyOfValue: (value) => (value === true || value === 't' ? '1' : value === false || value === 'f' ? '0' : undefined),
-});
+};
 
 /** json, jsonb: the wire value is a JSON string holding the document's JSON text. */
-export const jsonCodec: Codec = viaValue({
+export const jsonCodec: Codec = {
   wire: 'json',
   sqliteType: 'TEXT',
   compareKind: undefined,
   plainKeys: false,
-  value: (text) => text,
+  json: quote,
   key: (text) => text,
   keyOfValue: () => undefined,
-});
+};
 
 const HEX = /^\\x([0-9a-fA-F]{2})*$/;
 
 /** bytea (hex output format): the wire value is the lowercase hex string without the \x prefix. */
-export const byteaCodec: Codec = viaValue({
+export const byteaCodec: Codec = {
   wire: 'bytea',
   sqliteType: 'BLOB',
   compareKind: undefined,
   plainKeys: true,
-  value: (text) => (HEX.test(text) ? text.slice(2).toLowerCase() : invalidText('bytea in hex format (\\x...)', text)),
+  json: (text) => (HEX.test(text) ? `"${text.slice(2).toLowerCase()}"` : invalidText('bytea in hex format (\\x...)', text)),
   key: (text) => text,
   keyOfValue: () => undefined,
-});
+};

@@ -1,5 +1,6 @@
 import type { BucketIR, DataQueryIR } from '../compile/ir';
 import { rowIdReader } from './row-id';
+import { quote } from '../codecs/codec';
 import { rowSerializer } from './serializer';
 import { readKey, type ColumnReader, type SourceRow } from './source-row';
 
@@ -113,7 +114,7 @@ function bucketId(query: QueryPlan, table: string, row: SourceRow): string | und
   if (bindings.length === 1 && only) {
     const key = readKey(row, table, only);
     if (key === null) return undefined;
-    return query.plainPrefix === undefined ? `${query.bucket}[${JSON.stringify(key)}]` : `${query.plainPrefix}${key}"]`;
+    return query.plainPrefix === undefined ? `${query.bucket}[${quote(key)}]` : `${query.plainPrefix}${key}"]`;
   }
   const values: Array<string | undefined> = new Array(parameterCount);
   for (const binding of bindings) {
