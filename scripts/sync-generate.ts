@@ -4,8 +4,7 @@
  */
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { compileSyncRules } from '@/lib/sync/config';
-import { generateSyncArtifacts } from '@/lib/sync/config/generate/generate';
+import { compileSyncRules, generateSyncArtifacts } from '@/lib/sync/config';
 
 async function main(): Promise<void> {
   const root = process.cwd();

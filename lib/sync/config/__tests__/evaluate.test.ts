@@ -163,6 +163,14 @@ describe('evaluators on rules with several parameters, constants, IN and composi
     expect(lookup.keys).toEqual([['teamRegion/1["u1"]', 'teamRegion/2["8"]', 'teamRegion/2["9"]']]);
   });
 
+  it('places a row matched by two queries of one bucket once', () => {
+    const twice = compileSyncRules(
+      defineSyncRules({ buckets: { eu: bucket({ data: () => [from(docs).where(eq(docs.region, 'eu')), from(docs).where(inArray(docs.region, ['eu', 'us']))] }) } }),
+    );
+    expect(twice.evaluateRow('docs', doc).map((r) => r.bucket)).toEqual(['eu[]']);
+    expect(twice.evaluateRow('docs', { ...doc, region: 'us' }).map((r) => r.bucket)).toEqual(['eu[]']);
+  });
+
   it('refuses parameter index entries that do not fit the bucket', async () => {
     const bad: ParameterLookup = async (keys) => new Map(keys.map((k) => [k, [['1', '2']]]));
     await expect(custom.bucketsForToken({ sub: 'u1' }, bad)).rejects.toThrow(/bucket "teamRegion" has 1 string parameter/);

@@ -85,7 +85,7 @@ function evaluate(plan: TablePlan, table: string, row: SourceRow): EvaluatedRow[
   for (const query of plan.queries) {
     if (!matchesConstants(query, table, row)) continue;
     const bucket = bucketId(query, table, row);
-    if (bucket === undefined) continue;
+    if (bucket === undefined || isPlaced(results, bucket, query.clientTable)) continue;
     rowId ??= plan.rowId(row);
     let json: string;
     if (query.output === 0) json = data0 ??= plan.serializers[0]!(row);
@@ -96,6 +96,12 @@ function evaluate(plan: TablePlan, table: string, row: SourceRow): EvaluatedRow[
     results.push({ bucket, table: query.clientTable, rowId, data: json });
   }
   return results;
+}
+
+/** Two queries of one bucket may both match a row: it is placed in that bucket instance once. */
+function isPlaced(results: readonly EvaluatedRow[], bucket: string, clientTable: string): boolean {
+  for (const r of results) if (r.bucket === bucket && r.table === clientTable) return true;
+  return false;
 }
 
 function matchesConstants(query: QueryPlan, table: string, row: SourceRow): boolean {
