@@ -1,7 +1,7 @@
 import { createPrivateKey, createPublicKey, createSecretKey, type KeyObject } from 'node:crypto';
 import { calculateJwkThumbprint, type JWK } from 'jose';
 import { SyncErrorCode, SyncProtocolError } from '@/lib/sync/protocol';
-import { localSecret } from './local-secret';
+import { localDataDir, localSecret } from './local-secret';
 
 /**
  * How sync tokens are signed and verified. One algorithm only: the verifier accepts exactly the
@@ -106,5 +106,5 @@ export async function syncAuthFromEnv(env: NodeJS.ProcessEnv = process.env): Pro
   if (env.NODE_ENV === 'production') {
     throw misconfigured('SYNC_JWT_SECRET (or SYNC_JWT_PRIVATE_KEY) is not set. Sync tokens need a configured key in production; generate a secret with: openssl rand -base64 32');
   }
-  return secretAuth(localSecret('sync-jwt-secret'), common);
+  return secretAuth(localSecret('sync-jwt-secret', localDataDir(env)), common);
 }

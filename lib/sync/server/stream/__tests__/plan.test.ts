@@ -1,0 +1,117 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import type { BucketState } from '@/lib/sync/storage';
+import { planDiff, planInitial, type CheckpointPlan, type StreamState } from '../plan';
+
+const state = (lastOpId: number, checksum = lastOpId * 7): BucketState => ({ lastOpId, checksum, count: lastOpId, compactedOpId: 0 });
+
+describe('planInitial', () => {
+  it('sends each bucket from the client position, highest priority first, and restarts positions past the checkpoint', () => {
+    const grants = [
+      { bucket: 'announcements[]', priority: 3 },
+      { bucket: 'list["b"]', priority: 1 },
+      { bucket: 'me["u"]', priority: 0 },
+      { bucket: 'list["a"]', priority: 1 },
+    ];
+    const states = new Map([
+      ['announcements[]', state(0)],
+      ['list["a"]', state(30)],
+      ['list["b"]', state(20)],
+      ['me["u"]', state(10)],
+    ]);
+    const plan = planInitial(grants, states, new Map([['list["a"]', 30], ['list["b"]', 5], ['me["u"]', 999], ['list["foreign"]', 0]]), 40, null);
+    expect(plan.buckets.map((b) => b.bucket)).toEqual(['me["u"]', 'list["a"]', 'list["b"]', 'announcements[]']);
+    expect(plan.groups).toEqual([
+      { priority: 0, sends: [{ bucket: 'me["u"]', after: 0 }] },
+      { priority: 1, sends: [{ bucket: 'list["b"]', after: 5 }] },
+      { priority: 3, sends: [] },
+    ]);
+    expect([...plan.next.buckets.keys()].sort()).toEqual(['announcements[]', 'list["a"]', 'list["b"]', 'me["u"]']);
+    expect(plan.next.buckets.get('list["b"]')?.position).toBe(20);
+  });
+});
+
+describe('planDiff', () => {
+  const previous: StreamState = {
+    lastOpId: 40,
+    writeCheckpoint: 3,
+    buckets: new Map([
+      ['list["a"]', { priority: 1, checksum: 1, position: 30 }],
+      ['list["b"]', { priority: 1, checksum: 2, position: 20 }],
+    ]),
+  };
+
+  it('adds new buckets from 0, sends changed ones from their position, removes lost ones', () => {
+    const plan = planDiff(previous, [{ bucket: 'list["a"]', priority: 1 }, { bucket: 'list["c"]', priority: 1 }], new Map([['list["a"]', state(45, 9)], ['list["c"]', state(12)]]), 50, 3);
+    expect(plan.changed).toBe(true);
+    expect(plan.removed).toEqual(['list["b"]']);
+    expect(plan.buckets.map((b) => b.bucket)).toEqual(['list["a"]', 'list["c"]']);
+    expect(plan.groups).toEqual([{ priority: 1, sends: [{ bucket: 'list["a"]', after: 30 }, { bucket: 'list["c"]', after: 0 }] }]);
+  });
+
+  it('is unchanged when no bucket moved and the write checkpoint did not advance; a lower one never goes back', () => {
+    const states = new Map([['list["a"]', state(30, 1)], ['list["b"]', state(20, 2)]]);
+    const grants = [{ bucket: 'list["a"]', priority: 1 }, { bucket: 'list["b"]', priority: 1 }];
+    const same = planDiff(previous, grants, states, 60, 2);
+    expect(same.changed).toBe(false);
+    expect(same.next).toMatchObject({ lastOpId: 60, writeCheckpoint: 3 });
+    const acked = planDiff(previous, grants, states, 60, 4);
+    expect(acked).toMatchObject({ changed: true, buckets: [], removed: [] });
+    expect(acked.next.writeCheckpoint).toBe(4);
+  });
+});
+
+/** A client that applies plans as docs/protocol.md says, assuming each planned send delivers the bucket up to the checkpoint. */
+function apply(held: Map<string, number>, plan: CheckpointPlan, states: Map<string, BucketState>, initial: boolean): void {
+  if (initial) {
+    for (const bucket of [...held.keys()]) if (!plan.buckets.some((b) => b.bucket === bucket)) held.delete(bucket);
+  }
+  for (const bucket of plan.removed) held.delete(bucket);
+  for (const b of plan.buckets) if (!held.has(b.bucket)) held.set(b.bucket, 0);
+  for (const group of plan.groups) {
+    for (const send of group.sends) {
+      expect(send.after).toBe(held.get(send.bucket));
+      held.set(send.bucket, states.get(send.bucket)!.lastOpId);
+    }
+  }
+}
+
+describe('plans over random histories (property)', () => {
+  it('keep the client exactly on the granted buckets, each complete up to the checkpoint', () => {
+    const names = ['a', 'b', 'c', 'd', 'e'].map((n) => `list["${n}"]`);
+    const round = fc.record({
+      granted: fc.subarray(names),
+      growth: fc.array(fc.nat({ max: 3 }), { minLength: names.length, maxLength: names.length }),
+      priorities: fc.array(fc.nat({ max: 3 }), { minLength: names.length, maxLength: names.length }),
+      writeCheckpoint: fc.option(fc.nat({ max: 20 }), { nil: null }),
+    });
+    fc.assert(
+      fc.property(fc.array(round, { minLength: 1, maxLength: 12 }), (rounds) => {
+        const lastOp = new Map(names.map((n) => [n, 0]));
+        let opId = 0;
+        let streamState: StreamState | null = null;
+        const held = new Map<string, number>();
+        let acked: number | null = null;
+        for (const r of rounds) {
+          names.forEach((n, i) => {
+            if (r.growth[i]! > 0) lastOp.set(n, (opId += r.growth[i]!));
+          });
+          const checkpoint = ++opId;
+          const states = new Map(names.map((n) => [n, state(lastOp.get(n)!)]));
+          const grants = r.granted.map((bucket) => ({ bucket, priority: r.priorities[names.indexOf(bucket)]! }));
+          const plan: CheckpointPlan = streamState === null ? planInitial(grants, states, new Map(), checkpoint, r.writeCheckpoint) : planDiff(streamState, grants, states, checkpoint, r.writeCheckpoint);
+          if (streamState !== null && !plan.changed) expect(plan.buckets.length + plan.removed.length).toBe(0);
+          apply(held, plan, states, streamState === null);
+          streamState = plan.next;
+          expect([...held.keys()].sort()).toEqual([...r.granted].sort());
+          for (const bucket of r.granted) expect(held.get(bucket)).toBe(states.get(bucket)!.lastOpId);
+          const priorities = plan.groups.map((g) => g.priority);
+          expect(priorities).toEqual([...new Set(grants.map((g) => g.priority))].sort((x, y) => x - y));
+          if (acked !== null) expect(streamState.writeCheckpoint).toBeGreaterThanOrEqual(acked);
+          acked = streamState.writeCheckpoint;
+        }
+      }),
+      { numRuns: 500 },
+    );
+  });
+});
