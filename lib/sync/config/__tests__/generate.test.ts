@@ -1,4 +1,4 @@
-import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -33,11 +33,9 @@ function scratchProject(options: { withoutPublication?: boolean } = {}): string 
 /** Every file under `root` with its content, to compare before and after. */
 function snapshot(root: string): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const entry of readdirSync(root, { recursive: true, withFileTypes: true })) {
-    if (entry.isFile()) {
-      const file = path.join(entry.parentPath, entry.name);
-      out[path.relative(root, file)] = readFileSync(file, 'utf8');
-    }
+  for (const relative of readdirSync(root, { recursive: true, encoding: 'utf8' })) {
+    const file = path.join(root, relative);
+    if (statSync(file).isFile()) out[relative] = readFileSync(file, 'utf8');
   }
   return out;
 }
