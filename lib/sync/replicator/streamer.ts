@@ -188,7 +188,10 @@ export class Streamer {
     this.pendingChanges += txn.changes.length;
     this.wake?.();
     // Backpressure: stop reading from the server while storage is this far behind.
-    if (this.pendingChanges > this.options.maxBatchChanges * 4) await new Promise<void>((resolve) => this.drained.push(resolve));
+    if (this.pendingChanges > this.options.maxBatchChanges * 4) {
+      this.options.log.debug('backpressure', { pendingChanges: this.pendingChanges });
+      await new Promise<void>((resolve) => this.drained.push(resolve));
+    }
   }
 
   private async flushLoop(): Promise<void> {

@@ -1,0 +1,230 @@
+/**
+ * Replicator benchmark: `npx tsx bench/replicator.ts [--quick]`.
+ *
+ * Starts its own Postgres (a local cluster from the embedded binaries, fsync on; or a temporary
+ * database on DATABASE_URL's server), the real Replicator in this process, and measures, each
+ * beside a baseline taken in the same run:
+ * 1. snapshot of N todos into bucket storage  vs  COPY (SELECT * FROM todos) TO STDOUT;
+ * 2. sustained streaming of inserts/updates/deletes  vs  pg-logical-replication decoding the
+ *    same WAL with a no-op handler;
+ * 3. commit-to-checkpoint latency (p50/p95) for a row in a 10-row bucket and in a large bucket.
+ * Prints a table and returns the figures (bench/run.ts writes them to results/latest.json).
+ */
+import { Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import pg from 'pg';
+import { LogicalReplicationService, PgoutputPlugin } from 'pg-logical-replication';
+import { to as copyTo } from 'pg-copy-streams';
+import syncConfig from '@/sync.config';
+import { compileSyncRules } from '@/lib/sync/config';
+import { withDatabase } from '@/lib/db/postgres/admin';
+import { freePort, startLocalCluster, type LocalCluster } from '@/lib/db/postgres/local-cluster';
+import { migrateAppDatabase } from '@/lib/db/migrate';
+import { listenCheckpoints, migrateStorage } from '@/lib/sync/storage';
+import { createLogger, silentLogger } from '@/lib/sync/replicator/log';
+import { Replicator } from '@/lib/sync/replicator/replicator';
+
+export interface BenchFigure {
+  scenario: string;
+  ours: string;
+  baseline: string;
+  ratio: string;
+  target?: string;
+}
+
+const quick = process.argv.includes('--quick');
+const SNAPSHOT_ROWS = quick ? 20_000 : 100_000;
+const STREAM_CHANGES = quick ? 30_000 : 150_000;
+const BIG_BUCKET = quick ? 100_000 : 1_000_000;
+const LATENCY_SAMPLES = quick ? 50 : 200;
+
+const rules = compileSyncRules(syncConfig);
+
+async function withServer<T>(fn: (adminUrl: string) => Promise<T>): Promise<T> {
+  let cluster: LocalCluster | undefined;
+  const adminUrl = process.env.DATABASE_URL
+    ? withDatabase(process.env.DATABASE_URL, 'postgres')
+    : (cluster = await startLocalCluster({ dataDir: '.data/pg-bench-replicator', port: await freePort(), log: () => {} })).url('postgres');
+  try {
+    return await fn(adminUrl);
+  } finally {
+    await cluster?.stop();
+  }
+}
+
+async function freshDatabases(adminUrl: string, tag: string): Promise<{ app: string; storage: string }> {
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  const names = { app: `bench_app_${tag}`, storage: `bench_store_${tag}` };
+  for (const name of Object.values(names)) {
+    await admin.query('SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = $1', [name]);
+    await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    await admin.query(`CREATE DATABASE ${name}`);
+  }
+  await admin.end();
+  const app = withDatabase(adminUrl, names.app);
+  const storage = withDatabase(adminUrl, names.storage);
+  await migrateAppDatabase(app);
+  await migrateStorage(storage);
+  const pool = new pg.Pool({ connectionString: app });
+  await pool.query(rules.publicationSql());
+  await pool.end();
+  return { app, storage };
+}
+
+async function seedList(app: pg.Pool, name: string, todos: number): Promise<string> {
+  const owner = (await app.query<{ id: string }>("INSERT INTO users (email) VALUES ($1 || '@bench') ON CONFLICT (email) DO UPDATE SET email = EXCLUDED.email RETURNING id", [name])).rows[0]!.id;
+  const list = (await app.query<{ id: string }>('INSERT INTO lists (name, owner_id) VALUES ($1, $2) RETURNING id', [name, owner])).rows[0]!.id;
+  for (let done = 0; done < todos; done += 100_000) {
+    await app.query("INSERT INTO todos (list_id, description, created_by) SELECT $1, 'todo ' || g, $2 FROM generate_series(1, $3) g", [list, owner, Math.min(100_000, todos - done)]);
+  }
+  return list;
+}
+
+async function waitFor(check: () => Promise<boolean>, timeoutMs = 600_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error('benchmark timed out');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+/** The replicator confirms a position only once storage has everything before it. */
+async function caughtUp(app: pg.Pool, storage: pg.Pool, target: string): Promise<boolean> {
+  const slot = (await storage.query<{ slot_name: string }>("SELECT slot_name FROM lockstep.rules_versions WHERE state = 'active'")).rows[0]?.slot_name;
+  const { rows } = await app.query<{ ok: boolean }>('SELECT confirmed_flush_lsn >= $2::pg_lsn AS ok FROM pg_replication_slots WHERE slot_name = $1', [slot, target]);
+  return rows[0]?.ok ?? false;
+}
+
+async function copyBaseline(appUrl: string): Promise<number> {
+  const client = new pg.Client({ connectionString: appUrl });
+  await client.connect();
+  const started = performance.now();
+  let bytes = 0;
+  await pipeline(client.query(copyTo('COPY (SELECT * FROM todos) TO STDOUT')), new Writable({ write: (chunk: Buffer, _e, cb) => ((bytes += chunk.length), cb()) }));
+  const ms = performance.now() - started;
+  await client.end();
+  return ms;
+}
+
+async function snapshotScenario(adminUrl: string, figures: BenchFigure[]): Promise<void> {
+  const db = await freshDatabases(adminUrl, 'snapshot');
+  const app = new pg.Pool({ connectionString: db.app });
+  const storage = new pg.Pool({ connectionString: db.storage });
+  await seedList(app, 'snapshot', SNAPSHOT_ROWS);
+  await app.query('VACUUM ANALYZE todos');
+  const copyMs = await copyBaseline(db.app);
+  const replicator = new Replicator({ sourceUrl: db.app, storageUrl: db.storage, rules, log: process.env.BENCH_LOG ? createLogger({ bench: true }, 'debug') : silentLogger, compactEveryMs: 0 });
+  const started = performance.now();
+  const running = replicator.run();
+  await waitFor(async () => (await storage.query("SELECT 1 FROM lockstep.rules_versions WHERE state = 'active'")).rowCount === 1);
+  const ms = performance.now() - started;
+  figures.push({ scenario: `snapshot of ${SNAPSHOT_ROWS.toLocaleString('en')} todos into bucket storage`, ours: `${ms.toFixed(0)} ms`, baseline: `COPY TO STDOUT ${copyMs.toFixed(0)} ms`, ratio: `${(ms / copyMs).toFixed(1)}×`, target: '100k rows <= 2,000 ms' });
+
+  // Streaming: a mix of inserts, updates and deletes, committed faster than it can be replicated.
+  const raw = new pg.Client({ connectionString: db.app });
+  await raw.connect();
+  await raw.query("SELECT pg_create_logical_replication_slot('bench_raw_decode', 'pgoutput')");
+  const list = (await app.query<{ id: string }>('SELECT id FROM lists LIMIT 1')).rows[0]!.id;
+  const per = 1000;
+  const streamStart = performance.now();
+  let changes = 0;
+  while (changes < STREAM_CHANGES) {
+    await app.query("INSERT INTO todos (list_id, description) SELECT $1, 'streamed ' || g FROM generate_series(1, $2) g", [list, per]);
+    await app.query('UPDATE todos SET completed = NOT completed WHERE id IN (SELECT id FROM todos ORDER BY id LIMIT $1)', [per / 2]);
+    await app.query('DELETE FROM todos WHERE id IN (SELECT id FROM todos ORDER BY created_at DESC, id LIMIT $1)', [per / 4]);
+    changes += per + per / 2 + per / 4;
+  }
+  const target = (await app.query<{ lsn: string }>('SELECT pg_current_wal_insert_lsn()::text AS lsn')).rows[0]!.lsn;
+  await waitFor(() => caughtUp(app, storage, target));
+  const streamMs = performance.now() - streamStart;
+  const decodeMs = await rawDecode(db.app, target);
+  await raw.query("SELECT pg_drop_replication_slot('bench_raw_decode')");
+  await raw.end();
+  const ours = changes / (streamMs / 1000);
+  const base = changes / (decodeMs / 1000);
+  figures.push({ scenario: `streaming ${changes.toLocaleString('en')} row changes (4:2:1 insert/update/delete, 1k-row txns)`, ours: `${Math.round(ours).toLocaleString('en')} changes/s`, baseline: `raw pgoutput decode ${Math.round(base).toLocaleString('en')} changes/s`, ratio: `${(ours / base).toFixed(2)}×`, target: '>= 30,000 changes/s' });
+
+  await replicator.stop();
+  await running;
+  await app.end();
+  await storage.end();
+}
+
+/** pg-logical-replication decoding the same WAL with a handler that only counts. */
+async function rawDecode(appUrl: string, upTo: string): Promise<number> {
+  const service = new LogicalReplicationService({ connectionString: appUrl }, { acknowledge: { auto: true, timeoutSeconds: 0 } });
+  const plugin = new PgoutputPlugin({ protoVersion: 1, publicationNames: [rules.publicationName] });
+  let messages = 0;
+  const end = BigInt(`0x${upTo.split('/')[0]}`) * 2n ** 32n + BigInt(`0x${upTo.split('/')[1]}`);
+  const started = performance.now();
+  let finishedAt = 0;
+  await new Promise<void>((resolve, reject) => {
+    service.on('data', (lsn: string) => {
+      messages++;
+      const [hi, lo] = lsn.split('/');
+      if (BigInt(`0x${hi}`) * 2n ** 32n + BigInt(`0x${lo}`) >= end && !finishedAt) {
+        finishedAt = performance.now();
+        resolve();
+      }
+    });
+    service.on('heartbeat', (lsn: string) => {
+      const [hi, lo] = lsn.split('/');
+      if (BigInt(`0x${hi}`) * 2n ** 32n + BigInt(`0x${lo}`) >= end && !finishedAt) {
+        finishedAt = performance.now();
+        resolve();
+      }
+    });
+    service.subscribe(plugin, 'bench_raw_decode').catch(reject);
+  });
+  await service.stop();
+  void messages;
+  return finishedAt - started;
+}
+
+async function latencyScenario(adminUrl: string, figures: BenchFigure[]): Promise<void> {
+  const db = await freshDatabases(adminUrl, 'latency');
+  const app = new pg.Pool({ connectionString: db.app });
+  const small = await seedList(app, 'small', 10);
+  const big = await seedList(app, 'big', BIG_BUCKET);
+  const replicator = new Replicator({ sourceUrl: db.app, storageUrl: db.storage, rules, log: process.env.BENCH_LOG ? createLogger({ bench: true }, 'debug') : silentLogger, compactEveryMs: 0 });
+  const running = replicator.run();
+  const storage = new pg.Pool({ connectionString: db.storage });
+  await waitFor(async () => (await storage.query("SELECT 1 FROM lockstep.rules_versions WHERE state = 'active'")).rowCount === 1);
+  let onNotice: (() => void) | undefined;
+  const listener = listenCheckpoints(db.storage, () => onNotice?.());
+  await listener.ready;
+  for (const [label, list] of [['10-row bucket', small], [`${BIG_BUCKET.toLocaleString('en')}-row bucket`, big]] as const) {
+    const samples: number[] = [];
+    for (let i = 0; i < LATENCY_SAMPLES; i++) {
+      const seen = new Promise<void>((resolve) => (onNotice = resolve));
+      const started = performance.now();
+      await app.query("INSERT INTO todos (list_id, description) VALUES ($1, 'latency probe')", [list]);
+      await seen;
+      samples.push(performance.now() - started);
+    }
+    samples.sort((a, b) => a - b);
+    const at = (p: number) => samples[Math.min(samples.length - 1, Math.floor(p * samples.length))]!;
+    figures.push({ scenario: `commit to checkpoint in storage, ${label}`, ours: `p50 ${at(0.5).toFixed(1)} ms, p95 ${at(0.95).toFixed(1)} ms`, baseline: '-', ratio: '-', target: 'p50 <= 10 ms, independent of bucket size' });
+  }
+  await listener.close();
+  await replicator.stop();
+  await running;
+  await app.end();
+  await storage.end();
+}
+
+/** Runs every replicator scenario and returns the figures. */
+export async function benchReplicator(): Promise<BenchFigure[]> {
+  const figures: BenchFigure[] = [];
+  await withServer(async (adminUrl) => {
+    await snapshotScenario(adminUrl, figures);
+    await latencyScenario(adminUrl, figures);
+  });
+  return figures;
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const figures = await benchReplicator();
+  console.table(figures);
+}
