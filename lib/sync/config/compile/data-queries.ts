@@ -71,7 +71,7 @@ export function compileDataQuery(node: unknown, number: number, scope: DataQuery
       `add a filter eq(<${info.name} column>, ${parameter.name}), or move this query to a bucket without that parameter.`,
     );
   }
-  return { number, table: info, clientTable: query.clientTable ?? info.name, columns, bindings, constants };
+  return { number, table: info, clientTable: query.clientTable ?? info.name, columns, extraColumns: query.selected === undefined, bindings, constants };
 }
 
 function selectedColumns(query: DataQueryNode, at: RuleLocation): ColumnInfo[] {

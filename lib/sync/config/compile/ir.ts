@@ -57,6 +57,12 @@ export interface DataQueryIR {
   clientTable: string;
   /** The synced columns, in wire order. */
   columns: ColumnInfo[];
+  /**
+   * The query names no column subset (no .select()): columns the Postgres table has but
+   * lib/db/schema.ts does not yet (added by a migration while the replicator runs) are sent too,
+   * after the known ones, as their Postgres text. Omitted columns are never sent.
+   */
+  extraColumns: boolean;
   bindings: Binding[];
   constants: ConstantCheck[];
 }

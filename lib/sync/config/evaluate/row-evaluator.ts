@@ -61,7 +61,8 @@ function outputIndex(plan: TablePlan, query: DataQueryIR): number {
   const found = plan.clientTables.indexOf(query.clientTable);
   if (found >= 0) return found;
   plan.clientTables.push(query.clientTable);
-  plan.serializers.push(rowSerializer(query.table.qualified, query.columns));
+  const known = query.extraColumns ? new Set(query.table.columns.map((c) => c.name)) : undefined;
+  plan.serializers.push(rowSerializer(query.table.qualified, query.columns, known));
   return plan.clientTables.length - 1;
 }
 

@@ -6,7 +6,7 @@ import { missingValue, withColumn, type SourceRow } from './source-row';
  * JSON text. Measured in bench/row-evaluator.ts, this beats building an object and calling
  * JSON.stringify once, and it keeps every value exact (int8 digits) with no second path.
  */
-export function rowSerializer(table: string, columns: readonly ColumnInfo[]): (row: SourceRow) => string {
+export function rowSerializer(table: string, columns: readonly ColumnInfo[], knownColumns?: ReadonlySet<string>): (row: SourceRow) => string {
   const names = columns.map((c) => c.name);
   const prefixes = columns.map((c, i) => `${i === 0 ? '{' : ','}${JSON.stringify(c.name)}:`);
   const encoders = columns.map((c) => c.type.codec!.json);
@@ -22,6 +22,14 @@ export function rowSerializer(table: string, columns: readonly ColumnInfo[]): (r
       }
     } catch (error) {
       throw withColumn(error, table, names[i]!);
+    }
+    // Columns schema.ts does not know yet (see DataQueryIR.extraColumns): sent as text.
+    if (knownColumns) {
+      for (const name in row) {
+        if (knownColumns.has(name)) continue;
+        const text = row[name];
+        if (text !== undefined) out += `${out === '' ? '{' : ','}${JSON.stringify(name)}:${text === null ? 'null' : JSON.stringify(text)}`;
+      }
     }
     return `${out}}`;
   };

@@ -96,6 +96,17 @@ describe('source tables', () => {
     expect(JSON.parse((await bucketOf('grouped["b"]'))['items/10']!)).toMatchObject({ body: big });
   });
 
+  it('a column added to a synced table appears in the data without a restart', async () => {
+    await q('ALTER TABLE items ADD COLUMN extra text');
+    await q("UPDATE items SET extra = 'new column' WHERE id = 1");
+    await waitForCatchUp(f.app.pool, f.storage.pool);
+    expect(JSON.parse((await bucketOf('grouped["a"]'))['items/1']!)).toMatchObject({ extra: 'new column' });
+    // ADD COLUMN itself changes no row: the others carry the column from their next change on.
+    expect(JSON.parse((await bucketOf('grouped["b"]'))['items/2']!)).not.toHaveProperty('extra');
+    await q("UPDATE items SET extra = 'touched' WHERE id <> 1");
+    await converged();
+  });
+
   it('TRUNCATE removes every row of the table from its buckets', async () => {
     await q('TRUNCATE items');
     await converged();
