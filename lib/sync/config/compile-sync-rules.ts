@@ -43,6 +43,11 @@ export interface CompiledSyncRules {
   rowId(table: string, row: SourceRow): string;
   /** The bucket instances a row belongs to, with its wire data; empty when none. */
   evaluateRow(table: string, row: SourceRow): EvaluatedRow[];
+  /**
+   * Records the columns a source table has now (the replicator calls it on each pgoutput relation
+   * message and snapshot chunk), so queries without .select() also send columns schema.ts lacks.
+   */
+  observeColumns(table: string, columns: readonly string[]): void;
   /** The parameter index entries a row of a lookup table yields. */
   evaluateParameterRow(table: string, row: SourceRow): ParameterEntry[];
   /** The bucket ids a verified token's claims give, reading lookups through `lookup` in one call. */
@@ -75,6 +80,7 @@ export function compileSyncRules(config: unknown, options: CompileOptions = {}):
   }
   const buckets: BucketIR[] = entries.map(([name, node]) => compileBucket(name, node, source));
   const version = versionOf(buckets);
+  const rowEvaluator = buildRowEvaluator(buckets);
   const tables = clientTables(buckets, source);
   const sourceTables = sourceTablesOf(buckets);
   const known = (role: 'data' | 'parameters') =>
@@ -95,7 +101,8 @@ export function compileSyncRules(config: unknown, options: CompileOptions = {}):
       if (!read) throw ruleError(SyncRulesErrorCode.invalid, { source }, `no rule reads table "${table}".`, 'pass a table listed in sourceTables.');
       return read(row);
     },
-    evaluateRow: buildRowEvaluator(buckets),
+    evaluateRow: rowEvaluator.evaluateRow,
+    observeColumns: rowEvaluator.observeColumns,
     evaluateParameterRow: buildParameterEvaluator(buckets),
     bucketsForToken: buildTokenResolver(buckets),
     isDataTable: (table) => dataTables.has(table),

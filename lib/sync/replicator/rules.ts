@@ -10,6 +10,8 @@ export interface ReplicatorRules extends RowRules {
   sourceTables: Array<SourceTable & { key: string }>;
   /** The evaluators' key for a source relation, or undefined when the rules do not read it. */
   tableKey(schema: string, name: string): string | undefined;
+  /** The columns a source table has now, so columns schema.ts lacks are synced too. */
+  observeColumns(table: string, columns: readonly string[]): void;
 }
 
 /** Adapts compiled sync rules for the replicator. */
@@ -28,6 +30,7 @@ export function replicatorRules(compiled: CompiledSyncRules): ReplicatorRules {
     tableKey: (schema, name) => byName.get(`${schema}.${name}`),
     rowId: (table, row) => compiled.rowId(table, row),
     evaluateRow: (table, row) => compiled.evaluateRow(table, row),
+    observeColumns: (table, columns) => compiled.observeColumns(table, columns),
     evaluateParameterRow: (table, row) => compiled.evaluateParameterRow(table, row),
     isDataTable: (table) => compiled.isDataTable(table),
     isParameterTable: (table) => compiled.isParameterTable(table),

@@ -66,6 +66,8 @@ export async function snapshotTables(options: SnapshotOptions): Promise<void> {
 async function commitChunk(options: SnapshotOptions, tableKey: string, chunk: SnapshotChunk, state: TableSnapshotProgress): Promise<void> {
   // Rows after the saved key were never stored, so there is nothing to load.
   const t0 = performance.now();
+  const first = chunk.rows[0];
+  if (first) options.rules.observeColumns(tableKey, Object.keys(first));
   const planner = new ChangePlanner(options.rules, async () => new Map());
   await planner.add(chunk.rows.map((row) => ({ kind: 'insert' as const, table: tableKey, row })));
   state.lastKey = chunk.lastKey;

@@ -158,6 +158,7 @@ export class Streamer {
       this.options.log.info('columns of a synced table changed', { table: name, columns: message.columns.map((c) => c.name) });
     }
     this.relations.set(message.relationOid, { key, name, columns });
+    if (key) this.options.rules.observeColumns(key, message.columns.map((c) => c.name));
   }
 
   private push(relation: Pgoutput.MessageRelation, make: (table: string) => SourceChange): void {

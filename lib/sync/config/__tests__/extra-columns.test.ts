@@ -9,6 +9,7 @@ describe('columns added to a synced table before schema.ts knows them', () => {
   const user = { id: U1, email: 'a@example.com', name: 'A', password_hash: 'scrypt$secret', created_at: '2026-01-02 03:04:05+00' };
 
   it('are sent as text by a query that names no column subset', () => {
+    rules.observeColumns('users', [...Object.keys(user), 'nickname', 'shoe_size']);
     const [placed] = rules.evaluateRow('users', { ...user, nickname: 'Al', shoe_size: null });
     const data = JSON.parse(placed!.data) as Record<string, unknown>;
     expect(data).toMatchObject({ id: U1, nickname: 'Al', shoe_size: null });
@@ -16,12 +17,14 @@ describe('columns added to a synced table before schema.ts knows them', () => {
   });
 
   it('never bring back an omitted column', () => {
+    rules.observeColumns('users', [...Object.keys(user), 'nickname']);
     const [placed] = rules.evaluateRow('users', { ...user, nickname: 'Al' });
     expect(placed!.data).not.toContain('password_hash');
     expect(placed!.data).not.toContain('secret');
   });
 
   it('leave rows without new columns exactly as before', () => {
+    rules.observeColumns('users', Object.keys(user));
     const [placed] = rules.evaluateRow('users', user);
     expect(Object.keys(JSON.parse(placed!.data) as object)).toEqual(['id', 'email', 'name', 'created_at']);
   });

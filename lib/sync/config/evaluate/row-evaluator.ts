@@ -28,31 +28,54 @@ interface QueryPlan {
 
 interface TablePlan {
   rowId: (row: SourceRow) => string;
+  /** Every column schema.ts gives the table. */
+  known: ReadonlySet<string>;
+  /** Columns the source table has beyond `known` (observeColumns); shared with the serializers. */
+  extras: { names: string[] };
   /** Client tables fed by this source table; `serializers` is parallel to it. */
   clientTables: string[];
   serializers: Array<(row: SourceRow) => string>;
   queries: QueryPlan[];
 }
 
+export interface RowEvaluator {
+  evaluateRow(table: string, row: SourceRow): EvaluatedRow[];
+  /** Tells the evaluator which columns the source table has now (pgoutput relation, snapshot). */
+  observeColumns(table: string, columns: readonly string[]): void;
+}
+
 /** Builds `evaluateRow` from the compiled buckets: one precompiled plan per source table. */
-export function buildRowEvaluator(buckets: readonly BucketIR[]): (table: string, row: SourceRow) => EvaluatedRow[] {
+export function buildRowEvaluator(buckets: readonly BucketIR[]): RowEvaluator {
   const plans = new Map<string, TablePlan>();
   for (const bucket of buckets) {
     for (const query of bucket.dataQueries) {
       const table = query.table.qualified;
       let plan = plans.get(table);
       if (!plan) {
-        plan = { rowId: rowIdReader(table, query.table.primaryKey), clientTables: [], serializers: [], queries: [] };
+        plan = {
+          rowId: rowIdReader(table, query.table.primaryKey),
+          known: new Set(query.table.columns.map((c) => c.name)),
+          extras: { names: [] },
+          clientTables: [],
+          serializers: [],
+          queries: [],
+        };
         plans.set(table, plan);
         if (query.table.schema === 'public') plans.set(query.table.name, plan);
       }
       plan.queries.push(queryPlan(bucket, query, outputIndex(plan, query)));
     }
   }
-  return (table, row) => {
-    const plan = plans.get(table);
-    if (!plan) return [];
-    return evaluate(plan, table, row);
+  return {
+    evaluateRow(table, row) {
+      const plan = plans.get(table);
+      if (!plan) return [];
+      return evaluate(plan, table, row);
+    },
+    observeColumns(table, columns) {
+      const plan = plans.get(table);
+      if (plan) plan.extras.names = columns.filter((c) => !plan.known.has(c));
+    },
   };
 }
 
@@ -61,8 +84,7 @@ function outputIndex(plan: TablePlan, query: DataQueryIR): number {
   const found = plan.clientTables.indexOf(query.clientTable);
   if (found >= 0) return found;
   plan.clientTables.push(query.clientTable);
-  const known = query.extraColumns ? new Set(query.table.columns.map((c) => c.name)) : undefined;
-  plan.serializers.push(rowSerializer(query.table.qualified, query.columns, known));
+  plan.serializers.push(rowSerializer(query.table.qualified, query.columns, query.extraColumns ? plan.extras : undefined));
   return plan.clientTables.length - 1;
 }
 

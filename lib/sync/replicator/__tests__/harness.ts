@@ -78,7 +78,8 @@ export async function expectedContents(app: pg.Pool, rules: CompiledSyncRules): 
   for (const table of rules.sourceTables) {
     const key = rules.tableKey(table.schema, table.name);
     if (!rules.isDataTable(key)) continue;
-    const { rows } = await app.query({ text: `SELECT * FROM "${table.schema}"."${table.name}"`, types: textTypes });
+    const { rows, fields } = await app.query({ text: `SELECT * FROM "${table.schema}"."${table.name}"`, types: textTypes });
+    rules.observeColumns(key, fields.map((f) => f.name));
     for (const row of rows as Array<Record<string, string | null>>) {
       const rowId = rules.rowId(key, row);
       for (const placed of rules.evaluateRow(key, row)) {
