@@ -3,6 +3,7 @@ import syncConfig from '@/sync.config';
 import { compileSyncRules } from '@/lib/sync/config';
 import { lookupParameters } from '@/lib/sync/storage';
 import { seedDemoData } from '@/lib/db/seed';
+import { replicatorStatus } from '../status';
 import { activeVersion, asObject, bucketContents, expectedContents, replicationFixture, waitForCatchUp, type ReplicationFixture } from './harness';
 
 const rules = compileSyncRules(syncConfig);
@@ -106,5 +107,19 @@ describe('replicator on the demo sync rules', () => {
     const last = Number(rows[49]!.op_id);
     const inside = await f.storage.pool.query('SELECT op_id FROM lockstep.checkpoints WHERE rules_id = $1 AND op_id >= $2 AND op_id < $3', [rulesId, first, last]);
     expect(inside.rowCount).toBe(0);
+  });
+
+  it('reports its status: version, snapshot progress, last checkpoint, slot, lag, and a WAL warning past the limit', async () => {
+    await waitForCatchUp(f.app.pool, f.storage.pool);
+    const status = await replicatorStatus(f.app.url, f.storage.url, { walWarnBytes: 1 });
+    const active = status.versions.find((v) => v.state === 'active');
+    expect(active).toMatchObject({ id: rulesId, snapshot: { complete: true }, slot: { active: true } });
+    expect(active!.lastCheckpoint!.opId).toBeGreaterThan(0);
+    expect(active!.slot!.lagBytes).toEqual(expect.any(Number));
+    expect(active!.lagSeconds).toEqual(expect.any(Number));
+    expect(active!.snapshot.tables['public.todos']).toMatchObject({ done: true });
+    expect(status.warnings.join('\n')).toMatch(/retains \d+ bytes of WAL/);
+    const relaxed = await replicatorStatus(f.app.url, f.storage.url, { walWarnBytes: 1024 ** 4 });
+    expect(relaxed.warnings).toEqual([]);
   });
 });
