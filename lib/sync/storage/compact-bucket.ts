@@ -6,7 +6,7 @@ import { int8 } from './sql';
 /** Op ids converted to MOVE per UPDATE statement: short statements, short row locks. */
 const MOVE_BATCH = 5_000;
 /** Superseded ops held back while they may still fall into the leading run (then they are merged, not converted). */
-const MAX_HELD_BACK = 200_000;
+const MAX_HELD_BACK = 2_000_000;
 
 export interface ScanResult {
   moved: number;
@@ -64,12 +64,12 @@ export async function scanBucket(
       if (row.op === 'PUT') {
         // A live PUT: everything superseded above it is not in the leading run.
         result.runEnd = opId - 1;
-        movable = movable.concat(heldBack);
+        for (const id of heldBack) movable.push(id);
         heldBack = [];
       }
     }
     if (heldBack.length > MAX_HELD_BACK) {
-      movable = movable.concat(heldBack);
+      for (const id of heldBack) movable.push(id);
       heldBack = [];
     }
     if (movable.length >= MOVE_BATCH) {
@@ -105,7 +105,7 @@ export async function turnIntoMoves(client: pg.PoolClient, rulesId: number, buck
  */
 const MERGE_CHUNK = `
 WITH chunk AS (
-  SELECT op_id, checksum FROM lockstep.ops WHERE rules_id = $1 AND bucket = $2 AND op_id <= $3 ORDER BY op_id LIMIT $4
+  SELECT op_id, checksum FROM lockstep.ops WHERE rules_id = $1 AND bucket = $2 AND op_id >= $5 AND op_id <= $3 ORDER BY op_id LIMIT $4
 ), agg AS (
   SELECT min(op_id) AS first, max(op_id) AS last, COALESCE(sum(checksum), 0) % 4294967296 AS total, count(*) AS n FROM chunk
 ), removed AS (
@@ -118,7 +118,7 @@ WITH chunk AS (
   UPDATE lockstep.bucket_state s SET op_count = s.op_count - (agg.n - 1)
     FROM agg WHERE s.rules_id = $1 AND s.bucket = $2 AND agg.n > 1
 )
-SELECT n FROM agg`;
+SELECT n, last FROM agg`;
 
 /**
  * Pass 2: the ops up to runEnd leave nothing on a client, so they become one CLEAR. Every op
@@ -127,10 +127,14 @@ SELECT n FROM agg`;
  */
 export async function collapseLeadingRun(client: pg.PoolClient, rulesId: number, bucket: string, runEnd: number, chunk: number): Promise<number> {
   let removed = 0;
+  // Each chunk starts at the CLEAR the previous one left: the index entries of the ops it deleted
+  // stay until VACUUM, and scanning from the bucket's start every time would wade through them all.
+  let from = 0;
   for (;;) {
-    const { rows } = await client.query<{ n: string }>({ name: 'lockstep_compact_merge', text: MERGE_CHUNK, values: [rulesId, bucket, runEnd, chunk] });
+    const { rows } = await client.query<{ n: string; last: string | null }>({ name: 'lockstep_compact_merge', text: MERGE_CHUNK, values: [rulesId, bucket, runEnd, chunk, from] });
     const n = int8(rows[0]?.n);
     if (n > 1) removed += n - 1;
     if (n < chunk) return removed;
+    from = int8(rows[0]?.last);
   }
 }

@@ -15,6 +15,11 @@ export interface CompactOptions {
   clearChunk?: number;
   /** Checkpoints kept; older ones are deleted (nothing reads them). */
   keepCheckpoints?: number;
+  /**
+   * VACUUM lockstep.ops afterwards, so the space of deleted and rewritten ops is reusable at once
+   * and readers stop stepping over their index entries (autovacuum gets there eventually too).
+   */
+  vacuum?: boolean;
 }
 
 export interface CompactResult {
@@ -77,6 +82,7 @@ export async function compact(pool: pg.Pool, rulesId: number, options: CompactOp
       result.bucketsCompacted++;
     }
     result.checkpointsPruned = await pruneCheckpoints(client, rulesId, options.keepCheckpoints ?? 100);
+    if (options.vacuum) await client.query('VACUUM (ANALYZE) lockstep.ops');
     result.opsAfter = await opTotal(client, rulesId);
     result.relationBytesAfter = await relationBytes(client);
     return result;

@@ -74,7 +74,7 @@ export function prepareBatch(batch: CommitBatch): PreparedBatch {
   }
   const rowDeletes = new Map<string, { table: string; rowId: string }>();
   for (const row of batch.currentRows?.delete ?? []) {
-    // An upsert replaces the whole row anyway, and deleting it in the same statement would conflict.
+    // An upsert replaces the whole row anyway: deleting it first would be wasted work.
     if (!rowUpserts.has(key(row.table, row.rowId))) rowDeletes.set(key(row.table, row.rowId), row);
   }
   const paramUpserts = new Map<string, ParameterUpsert>();

@@ -75,10 +75,11 @@ describe('commitBatch', () => {
     const rulesId = await newRulesVersion(t.storage);
     await t.storage.commitBatch(rulesId, { ops: [put('a', '1', '{}')], checkpoint: true, lsn: '0/1' });
     const before = await t.storage.bucketStates(rulesId, ['a']);
-    // jsonb refuses \u0000, so the current-row part of the statement fails after the ops part ran.
+    // jsonb refuses \u0000, so the parameter part fails after ops, bucket totals and current rows were written.
     const failing = t.storage.commitBatch(rulesId, {
       ops: [put('a', '2', '{}'), put('a', '3', '{}')],
-      currentRows: { upsert: [{ table: 'todos', rowId: '2', buckets: ['a'], values: { bad: 'nul\u0000' } }] },
+      currentRows: { upsert: [{ table: 'todos', rowId: '2', buckets: ['a'], values: { v: '1' } }] },
+      parameters: { upsert: [{ lookup: 'l', sourceTable: 'todos', sourceRowId: '2', values: [['nul\u0000']] }] },
       lsn: '0/2',
       checkpoint: true,
     });
@@ -107,7 +108,7 @@ describe('commitBatch', () => {
 
   it('stores current rows, applying deletes before upserts, and pages through a table', async () => {
     const rulesId = await newRulesVersion(t.storage);
-    const values = (v: string) => ({ id: v, description: `todo ${v}`, notes: null });
+    const values = (v: string) => ({ id: v, description: `todo ${v} "quoted" \\ ü ✓ \u0000`, notes: null });
     await t.storage.commitBatch(rulesId, {
       ops: [],
       currentRows: { upsert: ['a', 'b', 'c', 'd'].map((id) => ({ table: 'todos', rowId: id, buckets: ['x', 'y"z'], values: values(id) })) },
