@@ -37,6 +37,7 @@ export async function rawInsert(pool: pg.Pool, table: string, ops: BatchOp[], fi
   );
 }
 
+/** Milliseconds `fn` takes. */
 export async function timed(fn: () => Promise<void>): Promise<number> {
   const started = performance.now();
   await fn();

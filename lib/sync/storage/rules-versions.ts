@@ -43,6 +43,13 @@ function notFound(id: number): Error {
   return storageError(StorageErrorCode.rulesVersionNotFound, `Rules version ${id} does not exist in bucket storage (deleted, or never created).`, { details: { rulesId: id } });
 }
 
+/**
+ * Creates a version in state 'building', with empty snapshot progress and no ops. Throws
+ * STORAGE_RULES_VERSION_CONFLICT while another version is building.
+ *
+ * @example
+ *   const version = await createRulesVersion(pool, { versionHash: compiled.hash, slotName: `lockstep_${compiled.hash.slice(0, 8)}` });
+ */
 export async function createRulesVersion(db: Queryable, input: { versionHash: string; slotName: string }): Promise<RulesVersion> {
   try {
     const { rows } = await db.query<RulesVersionRow>(`INSERT INTO lockstep.rules_versions (version_hash, slot_name) VALUES ($1, $2) RETURNING ${COLUMNS}`, [input.versionHash, input.slotName]);
@@ -55,16 +62,19 @@ export async function createRulesVersion(db: Queryable, input: { versionHash: st
   }
 }
 
+/** A version by id, or null when there is none. */
 export async function getRulesVersion(db: Queryable, id: number): Promise<RulesVersion | null> {
   const { rows } = await db.query<RulesVersionRow>(`SELECT ${COLUMNS} FROM lockstep.rules_versions WHERE id = $1`, [id]);
   return rows[0] ? toRulesVersion(rows[0]) : null;
 }
 
+/** The newest version in `state` ('active': the one serving clients; 'building': the one being snapshotted), or null. */
 export async function rulesVersionInState(db: Queryable, state: RulesVersionState): Promise<RulesVersion | null> {
   const { rows } = await db.query<RulesVersionRow>(`SELECT ${COLUMNS} FROM lockstep.rules_versions WHERE state = $1 ORDER BY id DESC LIMIT 1`, [state]);
   return rows[0] ? toRulesVersion(rows[0]) : null;
 }
 
+/** Every version, oldest first (for status output). */
 export async function listRulesVersions(db: Queryable): Promise<RulesVersion[]> {
   const { rows } = await db.query<RulesVersionRow>(`SELECT ${COLUMNS} FROM lockstep.rules_versions ORDER BY id`);
   return rows.map(toRulesVersion);
@@ -89,6 +99,7 @@ export async function activateRulesVersion(pool: pg.Pool, id: number): Promise<R
   });
 }
 
+/** Marks a version retired; commitBatch refuses it from then on. Its data stays until deleteRulesVersion. */
 export async function retireRulesVersion(db: Queryable, id: number): Promise<void> {
   const { rowCount } = await db.query("UPDATE lockstep.rules_versions SET state = 'retired', retired_at = COALESCE(retired_at, now()) WHERE id = $1", [id]);
   if (!rowCount) throw notFound(id);
@@ -110,11 +121,13 @@ export async function deleteRulesVersion(db: Queryable, id: number): Promise<voi
   await db.query('DELETE FROM lockstep.rules_versions WHERE id = $1', [id]);
 }
 
+/** Saves snapshot progress on its own (commitBatch's `snapshotProgress` saves it atomically with a batch). */
 export async function updateSnapshotProgress(db: Queryable, id: number, progress: SnapshotProgress): Promise<void> {
   const { rowCount } = await db.query('UPDATE lockstep.rules_versions SET snapshot_progress = $2 WHERE id = $1', [id, JSON.stringify(progress)]);
   if (!rowCount) throw notFound(id);
 }
 
+/** The source LSN of the last batch committed: where the replicator resumes after a restart. */
 export async function getLastLsn(db: Queryable, id: number): Promise<string | null> {
   const { rows } = await db.query<{ last_lsn: string | null }>('SELECT last_lsn::text AS last_lsn FROM lockstep.rules_versions WHERE id = $1', [id]);
   if (!rows[0]) throw notFound(id);
