@@ -45,7 +45,9 @@ export async function handleTokenRequest(session: SessionLike | null, deps: { au
  *   const id = await recordWriteCheckpoint(appPool(), storagePool, session.user.id, clientId);
  */
 export async function recordWriteCheckpoint(source: pg.Pool, storage: pg.Pool, userId: string, clientId: string): Promise<number> {
-  const { rows } = await source.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn');
+  // The insert position, not pg_current_wal_lsn(): with synchronous_commit=off a commit can
+  // return before its WAL is written, and the write position would then be behind it.
+  const { rows } = await source.query<{ lsn: string }>('SELECT pg_current_wal_insert_lsn()::text AS lsn');
   return createWriteCheckpoint(storage, userId, clientId, rows[0]!.lsn);
 }
 
