@@ -9,7 +9,17 @@ export { commitBatch, CHECKPOINT_CHANNEL } from './commit-batch';
 export { compact, type CompactOptions, type CompactResult } from './compact';
 export { bucketStates, checkpointState, checksumRange, latestCheckpoint, readOps } from './reads';
 export { getCurrentRows, listCurrentRows, lookupParameters } from './rows';
-export { clientKey, readOpsPage, writeCheckpointsFor, type OpsPage, type PagedOp, type PageLimits } from './stream-reads';
+export {
+  bucketStatesAt,
+  clientKey,
+  lookupsChangedSince,
+  readOpsPageText,
+  writeCheckpointsAt,
+  writeCheckpointsFor,
+  type LookupValues,
+  type OpsPageText,
+  type PageLimits,
+} from './stream-reads';
 export {
   activateRulesVersion,
   createRulesVersion,

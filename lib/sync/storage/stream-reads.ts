@@ -1,21 +1,22 @@
+import { subtractChecksums } from '@/lib/sync/protocol/checksum';
 import { assertLsn, int8 } from './sql';
-import type { Queryable, StoredOp } from './types';
+import type { BucketState, Queryable } from './types';
 
-/** Reads made for the sync stream (lib/sync/server): byte-bounded op pages, batched write checkpoints. */
+/** Reads made for the sync stream (lib/sync/server): byte-bounded, pre-encoded op pages; batched write checkpoints. */
 
-/** An op as the stream sends it: the op id stays decimal text, as the wire carries it. */
-export interface PagedOp {
-  opId: string;
-  op: StoredOp['op'];
-  table: string | null;
-  rowId: string | null;
-  data: string | null;
-  checksum: number;
-}
-
-export interface OpsPage {
-  ops: PagedOp[];
-  /** More ops of the bucket follow in (last op id, upToOpId]. */
+/**
+ * A page of ops encoded for the wire by Postgres itself: each op as the protocol's JSON object
+ * (`{"op_id":"…","op":"…","table":…,"row_id":…,"data":…,"checksum":…}`, lib/sync/protocol
+ * opSchema), joined by commas. Building the JSON in SQL and fetching one text value per page is
+ * several times faster than fetching six columns per op and encoding them in JS.
+ */
+export interface OpsPageText {
+  /** The inside of the data line's `ops` array; '' for an empty page. */
+  opsJson: string;
+  count: number;
+  /** The last op's id, as decimal text; null for an empty page. */
+  lastOpId: string | null;
+  /** More ops of the bucket follow in (lastOpId, upToOpId]. */
   hasMore: boolean;
 }
 
@@ -30,36 +31,46 @@ export interface PageLimits {
 }
 
 /**
- * A page of a bucket's ops with afterOpId < op_id <= upToOpId in op id order, bounded by op count
- * and by data size, so the memory a page takes does not depend on how large the rows are. The
- * sizes come from octet_length, which reads a TOASTed value's header without fetching it.
+ * A page of a bucket's ops with afterOpId < op_id <= upToOpId in op id order, already encoded
+ * (see OpsPageText), bounded by op count and by data size, so the memory a page takes does not
+ * depend on how large the rows are. Sizes come from octet_length, which reads a TOASTed value's
+ * header without fetching it.
  *
  * @example
- *   const page = await readOpsPage(pool, rulesId, 'list["1"]', 0, checkpoint.opId, { maxOps: 2000, maxBytes: 1 << 20 });
+ *   const page = await readOpsPageText(pool, rulesId, 'list["1"]', 0, checkpoint.opId, { maxOps: 2000, maxBytes: 1 << 20 });
+ *   const line = `{"type":"data",…,"ops":[${page.opsJson}]}`;
  */
-export async function readOpsPage(db: Queryable, rulesId: number, bucket: string, afterOpId: number, upToOpId: number, limits: PageLimits): Promise<OpsPage> {
-  const { rows } = await db.query<{ op_id: string; op: StoredOp['op']; table_name: string | null; row_id: string | null; data: string | null; checksum: string; total: string }>(
+export async function readOpsPageText(db: Queryable, rulesId: number, bucket: string, afterOpId: number, upToOpId: number, limits: PageLimits): Promise<OpsPageText> {
+  const { rows } = await db.query<{ ops: string | null; count: string; last_op_id: string | null; total: string | null }>(
     {
-      name: 'lockstep_read_ops_page',
-      text: `SELECT op_id, op, table_name, row_id, data, checksum, total FROM (
-               SELECT o.*, row_number() OVER w AS n, count(*) OVER () AS total,
-                      sum(COALESCE(octet_length(o.data), 0)) OVER w - COALESCE(octet_length(o.data), 0) AS start_bytes
-                 FROM (SELECT op_id, op, table_name, row_id, data, checksum FROM lockstep.ops
+      name: 'lockstep_read_ops_page_text',
+      // The page's extent is decided over narrow rows (op id and data size, read from the TOAST
+      // header); only the ops inside it are fetched whole and encoded.
+      text: `WITH sizes AS (
+               SELECT op_id, row_number() OVER w AS n,
+                      sum(COALESCE(octet_length(data), 0)) OVER w - COALESCE(octet_length(data), 0) AS start_bytes
+                 FROM (SELECT op_id, data FROM lockstep.ops
                         WHERE rules_id = $1 AND bucket = $2 AND op_id > $3 AND op_id <= $4
-                        ORDER BY op_id LIMIT $5::int + 1) o
-               WINDOW w AS (ORDER BY o.op_id ROWS UNBOUNDED PRECEDING)
-             ) page
-             WHERE n <= $5 AND (n = 1 OR start_bytes < $6)
-             ORDER BY op_id`,
+                        ORDER BY op_id LIMIT $5::int + 1) s
+               WINDOW w AS (ORDER BY op_id ROWS UNBOUNDED PRECEDING)
+             ), extent AS (
+               SELECT max(op_id) FILTER (WHERE n <= $5 AND (n = 1 OR start_bytes < $6)) AS last_op_id,
+                      count(*) FILTER (WHERE n <= $5 AND (n = 1 OR start_bytes < $6)) AS count,
+                      count(*) AS total
+                 FROM sizes
+             )
+             SELECT (SELECT string_agg('{"op_id":"' || op_id || '","op":"' || op || '","table":' || COALESCE(to_json(table_name)::text, 'null')
+                                       || ',"row_id":' || COALESCE(to_json(row_id)::text, 'null') || ',"data":' || COALESCE(to_json(data)::text, 'null')
+                                       || ',"checksum":' || checksum || '}', ',' ORDER BY op_id)
+                       FROM lockstep.ops WHERE rules_id = $1 AND bucket = $2 AND op_id > $3 AND op_id <= e.last_op_id) AS ops,
+                    e.count, e.last_op_id::text AS last_op_id, e.total
+               FROM extent e`,
       values: [rulesId, bucket, afterOpId, upToOpId, limits.maxOps, limits.maxBytes],
     },
   );
-  const ops = new Array<PagedOp>(rows.length);
-  for (let i = 0; i < rows.length; i++) {
-    const r = rows[i]!;
-    ops[i] = { opId: r.op_id, op: r.op, table: r.table_name, rowId: r.row_id, data: r.data, checksum: Number(r.checksum) };
-  }
-  return { ops, hasMore: rows.length > 0 && rows.length < int8(rows[0]!.total) };
+  const r = rows[0]!;
+  const count = int8(r.count);
+  return { opsJson: r.ops ?? '', count, lastOpId: r.last_op_id, hasMore: count > 0 && count < int8(r.total) };
 }
 
 /** A client's key in writeCheckpointsFor's answer. */
@@ -90,4 +101,116 @@ export async function writeCheckpointsFor(db: Queryable, clients: ReadonlyArray<
     },
   );
   return new Map(rows.map((r) => [clientKey(r.user_id, r.client_id), int8(r.id)]));
+}
+
+const EMPTY_STATE: BucketState = { checksum: 0, count: 0, lastOpId: 0, compactedOpId: 0 };
+
+/**
+ * Bucket states exactly as of checkpoint `upToOpId`, for the stream's per-checkpoint round: of
+ * `buckets`, only those with ops after `sinceOpId` (one index probe per bucket; unchanged ones are
+ * not returned), plus every bucket of `include` whatever its state (buckets a user just gained;
+ * zeros when it has no ops). Ops past the checkpoint (a source transaction still being written) are
+ * subtracted, as checkpointState does; one statement, so one snapshot.
+ *
+ * @example
+ *   const changed = await bucketStatesAt(pool, rulesId, held, checkpoint.opId, previous.opId, []);
+ */
+export async function bucketStatesAt(db: Queryable, rulesId: number, buckets: readonly string[], upToOpId: number, sinceOpId: number, include: readonly string[]): Promise<Map<string, BucketState>> {
+  const { rows } = await db.query<{ bucket: string; checksum: string; op_count: string; last_op_id: string; compacted_op_id: string; later_checksum: string | null; later_count: string | null; last_at_checkpoint: string | null }>(
+    {
+      name: 'lockstep_bucket_states_at',
+      text: `SELECT s.bucket, s.checksum, s.op_count, s.last_op_id, s.compacted_op_id,
+                    CASE WHEN s.last_op_id > $3 THEN (SELECT sum(o.checksum) % 4294967296 FROM lockstep.ops o WHERE o.rules_id = $1 AND o.bucket = s.bucket AND o.op_id > $3) END AS later_checksum,
+                    CASE WHEN s.last_op_id > $3 THEN (SELECT count(*) FROM lockstep.ops o WHERE o.rules_id = $1 AND o.bucket = s.bucket AND o.op_id > $3) END AS later_count,
+                    CASE WHEN s.last_op_id > $3 THEN (SELECT max(o.op_id) FROM lockstep.ops o WHERE o.rules_id = $1 AND o.bucket = s.bucket AND o.op_id <= $3) END AS last_at_checkpoint
+               FROM (SELECT DISTINCT value COLLATE "C" AS bucket FROM jsonb_array_elements_text($2::jsonb)) b
+               JOIN lockstep.bucket_state s ON s.rules_id = $1 AND s.bucket = b.bucket
+              WHERE s.last_op_id > $4 OR s.bucket = ANY(ARRAY(SELECT jsonb_array_elements_text($5::jsonb)))`,
+      values: [rulesId, JSON.stringify([...buckets, ...include]), upToOpId, sinceOpId, JSON.stringify(include)],
+    },
+  );
+  const wanted = new Set(include);
+  const states = new Map<string, BucketState>();
+  for (const r of rows) {
+    const ahead = r.later_count !== null;
+    const state: BucketState = {
+      checksum: ahead ? subtractChecksums(int8(r.checksum), int8(r.later_checksum)) : int8(r.checksum),
+      count: int8(r.op_count) - int8(r.later_count),
+      lastOpId: ahead ? int8(r.last_at_checkpoint) : int8(r.last_op_id),
+      compactedOpId: int8(r.compacted_op_id),
+    };
+    if (state.lastOpId > sinceOpId || wanted.has(r.bucket)) states.set(r.bucket, state);
+  }
+  for (const bucket of include) if (!states.has(bucket)) states.set(bucket, EMPTY_STATE);
+  return states;
+}
+
+/** A parameter lookup's tuples, and their stored text (the signature), to tell later whether they changed. */
+export interface LookupValues {
+  values: string[][];
+  /** The source rows' parameter_values as stored, in row order, joined by '|'; '' when none. */
+  signature: string;
+}
+
+/**
+ * Parameter lookups that changed: for each key whose current signature differs from the `known`
+ * one (null: unknown, always returned), its tuples and new signature. The index rows of all the
+ * keys come back as one text value and are compared as text, so a round over a thousand streams'
+ * lookups costs one join and a string split; only changed keys are parsed.
+ *
+ * @example
+ *   const all = await lookupsChangedSince(pool, rulesId, new Map([[key, null]]));
+ *   const later = await lookupsChangedSince(pool, rulesId, new Map([[key, all.get(key)!.signature]])); // empty if unchanged
+ */
+export async function lookupsChangedSince(db: Queryable, rulesId: number, known: ReadonlyMap<string, string | null>): Promise<Map<string, LookupValues>> {
+  if (known.size === 0) return new Map();
+  const { rows } = await db.query<{ rows: string | null }>(
+    {
+      name: 'lockstep_lookups_changed_since',
+      // Lookup keys and stored JSON never hold a raw tab or newline, so they can separate the rows.
+      text: `SELECT string_agg(p.lookup || E'\\t' || p.parameter_values::text, E'\\n' ORDER BY p.lookup, p.source_table, p.source_row_id) AS rows
+               FROM (SELECT DISTINCT value COLLATE "C" AS lookup FROM jsonb_array_elements_text($2::jsonb)) k
+               JOIN lockstep.parameter_index p ON p.rules_id = $1 AND p.lookup = k.lookup`,
+      values: [rulesId, JSON.stringify([...known.keys()])],
+    },
+  );
+  const current = new Map<string, string[]>();
+  for (const line of rows[0]?.rows?.split('\n') ?? []) {
+    const tab = line.indexOf('\t');
+    const key = line.slice(0, tab);
+    let texts = current.get(key);
+    if (!texts) current.set(key, (texts = []));
+    texts.push(line.slice(tab + 1));
+  }
+  const changed = new Map<string, LookupValues>();
+  for (const [key, before] of known) {
+    const texts = current.get(key) ?? [];
+    const signature = texts.join('|');
+    if (signature === before) continue;
+    changed.set(key, { values: texts.flatMap((text) => JSON.parse(text) as string[][]), signature });
+  }
+  return changed;
+}
+
+/**
+ * writeCheckpointsFor at a checkpoint given by op id (its LSN is read in the same statement):
+ * the checkpoint's LSN (null when it has none) and, for each client that has one at or before
+ * it, its highest write checkpoint id, keyed by clientKey.
+ */
+export async function writeCheckpointsAt(db: Queryable, rulesId: number, checkpointOpId: number, clients: ReadonlyArray<{ userId: string; clientId: string }>): Promise<{ lsn: string | null; ids: Map<string, number> }> {
+  const { rows } = await db.query<{ lsn: string | null; found: Array<[string, string, string]> | null }>(
+    {
+      name: 'lockstep_write_checkpoints_at',
+      text: `WITH cp AS (SELECT lsn FROM lockstep.checkpoints WHERE rules_id = $1 AND op_id = $2)
+             SELECT (SELECT lsn::text FROM cp) AS lsn,
+                    (SELECT jsonb_agg(jsonb_build_array(c.user_id, c.client_id, w.id::text))
+                       FROM jsonb_to_recordset($3::jsonb) AS c(user_id text, client_id text)
+                       CROSS JOIN LATERAL (SELECT max(id) AS id FROM lockstep.write_checkpoints w
+                                            WHERE w.user_id = c.user_id AND w.client_id = c.client_id AND w.lsn <= (SELECT lsn FROM cp)) w
+                      WHERE w.id IS NOT NULL) AS found`,
+      values: [rulesId, checkpointOpId, JSON.stringify(clients.map((c) => ({ user_id: c.userId, client_id: c.clientId })))],
+    },
+  );
+  const r = rows[0]!;
+  return { lsn: r.lsn, ids: new Map((r.found ?? []).map(([user, client, id]) => [clientKey(user, client), int8(id)])) };
 }
