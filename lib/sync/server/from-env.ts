@@ -25,7 +25,7 @@ function rulesOf(config: unknown): CompiledSyncRules {
 }
 
 /** Bucket storage's URL: SYNC_DATABASE_URL, else `<app database>_sync` next to DATABASE_URL (as `npm run dev` makes it). */
-export function storageUrlFromEnv(env: NodeJS.ProcessEnv = process.env): string {
+export function storageUrlFromEnv(env: Readonly<Record<string, string | undefined>> = process.env): string {
   if (env.SYNC_DATABASE_URL) return env.SYNC_DATABASE_URL;
   if (env.DATABASE_URL) return withDatabase(env.DATABASE_URL, `${databaseName(env.DATABASE_URL)}_sync`);
   throw new SyncProtocolError(SyncErrorCode.misconfigured, 'Neither SYNC_DATABASE_URL nor DATABASE_URL is set; start the app with `npm run dev` or `npm start`, which set them.');

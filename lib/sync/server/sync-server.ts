@@ -27,6 +27,8 @@ export interface SyncServerOptions {
   page?: Partial<PageLimits>;
   /** Connections to bucket storage for this process, LISTEN excluded (default 10). */
   storagePoolSize?: number;
+  /** Shared checkpoint rounds for idle streams (default true); see SyncHubOptions.rounds. */
+  checkpointRounds?: boolean;
 }
 
 export const DEFAULT_PAGE: PageLimits = { maxOps: 2_000, maxBytes: 1024 * 1024 };
@@ -62,6 +64,7 @@ export class SyncServer {
       log: this.log,
       keepaliveMs: options.keepaliveMs ?? DEFAULT_KEEPALIVE_MS,
       page: { ...DEFAULT_PAGE, ...options.page },
+      rounds: options.checkpointRounds ?? true,
     });
   }
 

@@ -132,11 +132,31 @@ describe('sync stream: lifecycle', () => {
       pool.query = query;
       pool.connect = connect;
     }
-    for (const { client, replica } of clients) {
-      expect(JSON.stringify(replica.contents())).toContain('Sunscreen');
+    for (const { replica } of clients) expect(JSON.stringify(replica.contents())).toContain('Sunscreen');
+    // Lookups, changed bucket states, write checkpoints and the one page: shared by all 60 streams.
+    expect(queries).toBeLessThanOrEqual(12);
+
+    // A change only Alice and Bob see ("Work"): the round wakes their streams only, and no stream
+    // reads storage by itself.
+    const loaders = f.server.hub.loaders;
+    const { grants, checkpoint } = loaders;
+    let ownReads = 0;
+    loaders.grants = (...args) => (ownReads++, grants(...args));
+    loaders.checkpoint = (...args) => (ownReads++, checkpoint(...args));
+    try {
+      const work = (await f.replication.app.pool.query<{ id: string }>("SELECT id FROM lists WHERE name = 'Work'")).rows[0]!.id;
+      await f.replication.app.pool.query("INSERT INTO todos (list_id, description) VALUES ($1, 'Quarterly plan')", [work]);
+      const seeing = clients.filter((c) => c.user !== f.users.carol);
+      await Promise.all(seeing.map(({ client, replica }) => syncUntilComplete(client, replica, 1, 30_000)));
+      await idle(300);
+    } finally {
+      loaders.grants = grants;
+      loaders.checkpoint = checkpoint;
+    }
+    expect(ownReads).toBe(0);
+    for (const { user, client } of clients) {
+      if (user === f.users.carol) expect(client.unread().filter((l) => l.type !== 'keepalive' && l.type !== 'token_expires_in')).toEqual([]);
       client.close();
     }
-    // Grants, checkpoint state, write checkpoints and the page: batched for all 60 streams.
-    expect(queries).toBeLessThanOrEqual(12);
   });
 });

@@ -3,23 +3,24 @@ import { SyncPath } from '@/lib/sync/protocol';
 import { Replica, request } from './client';
 import { streamFixture, syncUntilComplete, type StreamFixture } from './harness';
 
-let f: StreamFixture;
+// Both ways a stream learns of a checkpoint: the hub's shared round, and reading it by itself.
+describe.each([{ checkpointRounds: true }, { checkpointRounds: false }])('sync stream: live changes (%o)', ({ checkpointRounds }) => {
+  let f: StreamFixture;
 
-beforeAll(async () => {
-  f = await streamFixture({ keepaliveMs: 300 });
-});
-afterAll(async () => {
-  await f?.close();
-});
+  beforeAll(async () => {
+    f = await streamFixture({ keepaliveMs: 300, checkpointRounds });
+  });
+  afterAll(async () => {
+    await f?.close();
+  });
 
-const listBucket = (id: string) => `list${JSON.stringify([id])}`;
+  const listBucket = (id: string) => `list${JSON.stringify([id])}`;
 
-async function listId(name: string): Promise<string> {
-  const { rows } = await f.replication.app.pool.query<{ id: string }>('SELECT id FROM lists WHERE name = $1', [name]);
-  return rows[0]!.id;
-}
+  async function listId(name: string): Promise<string> {
+    const { rows } = await f.replication.app.pool.query<{ id: string }>('SELECT id FROM lists WHERE name = $1', [name]);
+    return rows[0]!.id;
+  }
 
-describe('sync stream: live changes', () => {
   it('sends a checkpoint_diff with the new rows after a commit', async () => {
     const client = await f.open(await f.token(f.users.bob), { client_id: 'bob-live' });
     const replica = new Replica();

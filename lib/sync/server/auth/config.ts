@@ -90,7 +90,7 @@ function algorithmOf(key: KeyObject): SyncAlgorithm {
  * - else, outside production only, a secret generated once into .data/sync-jwt-secret.
  * SYNC_JWT_AUDIENCE, SYNC_JWT_ISSUER and SYNC_TOKEN_TTL_SECONDS override the defaults.
  */
-export async function syncAuthFromEnv(env: NodeJS.ProcessEnv = process.env): Promise<SyncAuthConfig> {
+export async function syncAuthFromEnv(env: Readonly<Record<string, string | undefined>> = process.env): Promise<SyncAuthConfig> {
   const ttl = env.SYNC_TOKEN_TTL_SECONDS === undefined ? undefined : Number(env.SYNC_TOKEN_TTL_SECONDS);
   if (ttl !== undefined && !(Number.isInteger(ttl) && ttl > 0)) throw misconfigured(`SYNC_TOKEN_TTL_SECONDS must be a positive integer, not "${env.SYNC_TOKEN_TTL_SECONDS}".`);
   const common: Common = {

@@ -9,7 +9,7 @@ import path from 'node:path';
  */
 
 /** The directory secrets are kept in: LOCKSTEP_DATA_DIR, else `.data` under the working directory. */
-export function localDataDir(env: NodeJS.ProcessEnv = process.env): string {
+export function localDataDir(env: Readonly<Record<string, string | undefined>> = process.env): string {
   return path.resolve(env.LOCKSTEP_DATA_DIR ?? '.data');
 }
 

@@ -4,6 +4,7 @@ import { SyncErrorCode, SyncProtocolError } from '@/lib/sync/protocol';
 import { latestCheckpoint, listenCheckpoints, rulesVersionInState, type CheckpointListener, type CheckpointNotice, type PageLimits, type RulesVersion } from '@/lib/sync/storage';
 import type { SyncServerLogger } from '../log';
 import { createLoaders, type StreamLoaders } from './loaders';
+import { runRound, type RoundParticipant } from './round';
 
 /** The rules version streams are served from. */
 export interface ActiveRules {
@@ -12,10 +13,8 @@ export interface ActiveRules {
   tag: string;
 }
 
-/** A stream waiting for news: woken on every checkpoint, keepalive tick and version change. */
-export interface HubSubscriber {
-  wake(): void;
-}
+/** A stream of this process: takes part in checkpoint rounds, woken on keepalive ticks and version changes. */
+export type HubSubscriber = RoundParticipant;
 
 export interface SyncHubOptions {
   storageUrl: string;
@@ -27,21 +26,33 @@ export interface SyncHubOptions {
   page: PageLimits;
   /** How long a request waits for bucket storage before it is answered 503. */
   readyTimeoutMs?: number;
+  /**
+   * Shared checkpoint rounds for idle streams (default true). Off, every stream reads each new
+   * checkpoint for itself (still batched per turn): simpler, and slower with many streams.
+   */
+  rounds?: boolean;
 }
 
 const REFRESH_MIN_INTERVAL_MS = 200;
 
 /**
  * One per process: the single LISTEN connection on bucket storage, fanned out to every stream of
- * the process, plus the shared, batching loaders streams read through. Holds no per-stream state
- * but the set of subscribers, so an idle stream costs one set entry here.
+ * the process. Each new checkpoint runs one round (hub/round.ts) for all idle streams, which wakes
+ * only those whose client it changes; streams that are busy or new catch up on their own through
+ * the shared, batching loaders. Holds no per-stream state but the set of subscribers.
  */
 export class SyncHub {
   readonly loaders: StreamLoaders;
+  readonly rules: CompiledSyncRules;
   private listener: CheckpointListener | undefined;
   private starting: Promise<void> | undefined;
   private active: ActiveRules | null = null;
-  private latest = 0;
+  /** Highest checkpoint of the active version heard of. */
+  private noticed = 0;
+  /** Checkpoint up to which rounds are done: a stream behind it catches up by itself. */
+  private settled = 0;
+  private roundRunning = false;
+  private roundAgain = false;
   private readonly subscribers = new Set<HubSubscriber>();
   private ticker: NodeJS.Timeout | undefined;
   private refreshing: Promise<void> | undefined;
@@ -52,6 +63,7 @@ export class SyncHub {
   keepaliveRound = 0;
 
   constructor(private readonly options: SyncHubOptions) {
+    this.rules = options.rules;
     this.loaders = createLoaders(options.storagePool, options.rules, options.page);
   }
 
@@ -94,9 +106,12 @@ export class SyncHub {
     return this.active;
   }
 
-  /** The highest checkpoint op id of the active version known to this process. */
-  latestOpId(): number {
-    return this.latest;
+  /**
+   * The checkpoint op id the process's rounds have reached. A stream whose client is behind it,
+   * and that the round did not bring forward, catches up by itself.
+   */
+  settledOpId(): number {
+    return this.settled;
   }
 
   get isClosed(): boolean {
@@ -133,14 +148,52 @@ export class SyncHub {
 
   private onNotice(notice: CheckpointNotice): void {
     if (this.active && notice.rulesId === this.active.id) {
-      if (notice.opId > this.latest) {
-        this.latest = notice.opId;
-        this.wakeAll();
-      }
+      this.onCheckpoint(notice.opId);
       return;
     }
     // A checkpoint of another version: it may just have been activated.
     void this.refresh(false);
+  }
+
+  private onCheckpoint(opId: number): void {
+    if (opId <= this.noticed) return;
+    this.noticed = opId;
+    if (this.roundRunning) {
+      this.roundAgain = true;
+      return;
+    }
+    void this.runRounds();
+  }
+
+  /** Rounds back to back until no checkpoint arrived during the last one. */
+  private async runRounds(): Promise<void> {
+    this.roundRunning = true;
+    try {
+      do {
+        this.roundAgain = false;
+        const active = this.active;
+        if (!active || this.closed) break;
+        const target = this.noticed;
+        const since = this.settled;
+        const joined: HubSubscriber[] = [];
+        const others: HubSubscriber[] = [];
+        const rounds = this.options.rounds ?? true;
+        for (const subscriber of this.subscribers) (rounds && subscriber.joinable(active.id, since) ? joined : others).push(subscriber);
+        if (joined.length > 0) {
+          try {
+            others.push(...(await runRound(this.options.storagePool, (bucket, after, upTo) => this.loaders.page(active.id, bucket, after, upTo), active.id, target, since, joined)));
+          } catch (error: unknown) {
+            this.options.log.warn('checkpoint round failed; streams catch up one by one', { error });
+            others.push(...joined);
+          }
+        }
+        if (this.active?.id !== active.id) break;
+        this.settled = Math.max(this.settled, target);
+        for (const subscriber of others) subscriber.wake();
+      } while (this.roundAgain && !this.closed);
+    } finally {
+      this.roundRunning = false;
+    }
   }
 
   /**
@@ -160,13 +213,17 @@ export class SyncHub {
         const version = await rulesVersionInState(this.options.storagePool, 'active');
         const next = version ? { id: version.id, tag: rulesTag(version) } : null;
         const checkpoint = next ? await latestCheckpoint(this.options.storagePool, next.id) : null;
-        if (next?.id !== this.active?.id) this.latest = 0;
-        this.active = next;
-        this.latest = Math.max(this.latest, checkpoint?.opId ?? 0);
+        if (next?.id !== this.active?.id) {
+          // Another version (or the first): its op ids start over; every stream ends or starts afresh.
+          this.active = next;
+          this.noticed = this.settled = checkpoint?.opId ?? 0;
+          this.wakeAll();
+        } else if (checkpoint) {
+          this.onCheckpoint(checkpoint.opId);
+        }
       } finally {
         this.refreshing = undefined;
       }
-      this.wakeAll();
       if (this.refreshAgain && !this.closed) {
         this.refreshAgain = false;
         await this.refresh(false);

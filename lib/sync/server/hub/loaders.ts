@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { BucketGrant, CompiledSyncRules } from '@/lib/sync/config';
-import { checkpointState, clientKey, lookupParameters, readOpsPage, writeCheckpointsFor, type BucketState, type Checkpoint, type PageLimits } from '@/lib/sync/storage';
+import { checkpointState, clientKey, lookupsChangedSince, readOpsPageText, writeCheckpointsFor, type BucketState, type Checkpoint, type LookupValues, type PageLimits } from '@/lib/sync/storage';
 import { Batcher, groupBy } from './batcher';
 import { encodeDataLine } from '../stream/encode';
 
@@ -25,9 +25,15 @@ export interface EncodedPage {
   hasMore: boolean;
 }
 
+export interface Grants {
+  grants: BucketGrant[];
+  /** The parameter lookups read, by key, with their hashes (empty when the token alone decides). */
+  lookups: Map<string, LookupValues>;
+}
+
 export interface StreamLoaders {
-  /** The bucket ids (with priorities) a verified token's claims give. */
-  grants(rulesId: number, claims: Record<string, unknown>): Promise<BucketGrant[]>;
+  /** The bucket ids (with priorities) a verified token's claims give, and the lookups they came from. */
+  grants(rulesId: number, claims: Record<string, unknown>): Promise<Grants>;
   /** The latest checkpoint and the buckets' totals as of it, from one snapshot. */
   checkpoint(rulesId: number, buckets: string[]): Promise<CheckpointSnapshot>;
   /** The client's highest write checkpoint covered by a checkpoint at `lsn`, or null. */
@@ -38,11 +44,11 @@ export interface StreamLoaders {
 
 /** Builds the loaders over a storage pool. */
 export function createLoaders(pool: pg.Pool, rules: CompiledSyncRules, limits: PageLimits): StreamLoaders {
-  const lookups = new Batcher<{ rulesId: number; keys: string[] }, Map<string, string[][]>>(async (requests) => {
-    const results: Array<Map<string, string[][]>> = new Array(requests.length);
+  const lookups = new Batcher<{ rulesId: number; keys: string[] }, Map<string, LookupValues>>(async (requests) => {
+    const results: Array<Map<string, LookupValues>> = new Array(requests.length);
     for (const [rulesId, group] of groupBy(requests, (r) => r.rulesId)) {
-      const found = await lookupParameters(pool, rulesId, [...new Set(group.flatMap((g) => g.item.keys))]);
-      for (const { item, index } of group) results[index] = new Map(item.keys.map((key) => [key, found.get(key) ?? []]));
+      const found = await lookupsChangedSince(pool, rulesId, new Map(group.flatMap((g) => g.item.keys.map((key) => [key, null] as const))));
+      for (const { item, index } of group) results[index] = new Map(item.keys.map((key) => [key, found.get(key)!]));
     }
     return results;
   });
@@ -71,17 +77,26 @@ export function createLoaders(pool: pg.Pool, rules: CompiledSyncRules, limits: P
   const pagesInFlight = new Map<string, Promise<EncodedPage>>();
 
   return {
-    grants: (rulesId, claims) => rules.bucketsForToken(claims, (keys) => lookups.load({ rulesId, keys })),
+    async grants(rulesId, claims) {
+      let read = new Map<string, LookupValues>();
+      const grants = await rules.bucketsForToken(claims, async (keys) => {
+        read = await lookups.load({ rulesId, keys });
+        return new Map([...read].map(([key, found]) => [key, found.values]));
+      });
+      return { grants, lookups: read };
+    },
     checkpoint: (rulesId, buckets) => states.load({ rulesId, buckets }),
     writeCheckpoint: (userId, clientId, lsn) => writeCheckpoints.load({ userId, clientId, lsn }),
     page(rulesId, bucket, after, upTo) {
       const key = `${rulesId}\u0000${bucket}\u0000${after}\u0000${upTo}`;
       let pending = pagesInFlight.get(key);
       if (!pending) {
-        pending = readOpsPage(pool, rulesId, bucket, after, upTo, limits).then((page) => {
-          const last = page.ops[page.ops.length - 1];
-          return { line: encodeDataLine(bucket, after, page), count: page.ops.length, nextAfter: last ? Number(last.opId) : after, hasMore: page.hasMore };
-        });
+        pending = readOpsPageText(pool, rulesId, bucket, after, upTo, limits).then((page) => ({
+          line: encodeDataLine(bucket, after, page),
+          count: page.count,
+          nextAfter: page.lastOpId === null ? after : Number(page.lastOpId),
+          hasMore: page.hasMore,
+        }));
         pagesInFlight.set(key, pending);
         const settled = () => pagesInFlight.delete(key);
         // A stream that went away may leave a prefetched page unread: never an unhandled rejection.

@@ -1,5 +1,5 @@
-import type { BucketChecksum, CheckpointDiffLine, CheckpointLine, ErrorDetail, SyncLine, WireOp } from '@/lib/sync/protocol';
-import type { OpsPage } from '@/lib/sync/storage';
+import type { BucketChecksum, CheckpointDiffLine, CheckpointLine, ErrorDetail, SyncLine } from '@/lib/sync/protocol';
+import type { OpsPageText } from '@/lib/sync/storage';
 
 /** NDJSON encoding of the stream's lines: one JSON object and a "\n" each. */
 
@@ -8,15 +8,13 @@ export function encodeLine(line: SyncLine): string {
   return `${JSON.stringify(line)}\n`;
 }
 
-/** A `data` line for a page of ops read after position `after`. */
-export function encodeDataLine(bucket: string, after: number, page: OpsPage): string {
-  const ops = new Array<WireOp>(page.ops.length);
-  for (let i = 0; i < ops.length; i++) {
-    const op = page.ops[i]!;
-    ops[i] = { op_id: op.opId, op: op.op, table: op.table, row_id: op.rowId, data: op.data, checksum: op.checksum };
-  }
-  const last = page.ops[page.ops.length - 1];
-  return encodeLine({ type: 'data', bucket, after: String(after), next_after: last ? last.opId : String(after), has_more: page.hasMore, ops });
+/**
+ * A `data` line for a page of ops read after position `after`. The ops arrive encoded by bucket
+ * storage (readOpsPageText); the rest of the line is built around them without re-parsing.
+ */
+export function encodeDataLine(bucket: string, after: number, page: OpsPageText): string {
+  const next = page.lastOpId ?? String(after);
+  return `{"type":"data","bucket":${JSON.stringify(bucket)},"after":"${after}","next_after":"${next}","has_more":${page.hasMore},"ops":[${page.opsJson}]}\n`;
 }
 
 export function checkpointLine(lastOpId: number, writeCheckpoint: number | null, rulesVersion: string, buckets: BucketChecksum[]): string {

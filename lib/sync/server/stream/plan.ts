@@ -11,6 +11,7 @@ import type { BucketState } from '@/lib/sync/storage';
 export interface HeldBucket {
   priority: number;
   checksum: number;
+  count: number;
   /** The client has every op of the bucket up to this op id. */
   position: number;
 }
@@ -72,7 +73,7 @@ export function planInitial(grants: BucketGrant[], states: Map<string, BucketSta
     let position = positions.get(grant.bucket) ?? 0;
     if (position > checkpointOpId) position = 0;
     if (state.lastOpId > position) sends.set(grant.bucket, position);
-    held.set(grant.bucket, { priority: grant.priority, checksum: state.checksum, position: Math.max(position, state.lastOpId) });
+    held.set(grant.bucket, { priority: grant.priority, checksum: state.checksum, count: state.count, position: Math.max(position, state.lastOpId) });
   }
   return {
     changed: true,
@@ -81,6 +82,11 @@ export function planInitial(grants: BucketGrant[], states: Map<string, BucketSta
     groups: groupsOf(sorted, sends),
     next: { lastOpId: checkpointOpId, writeCheckpoint, buckets: held },
   };
+}
+
+/** The state of a bucket the client holds, as planDiff needs it, when nothing changed since. */
+export function heldState(held: HeldBucket): BucketState {
+  return { checksum: held.checksum, count: held.count, lastOpId: held.position, compactedOpId: 0 };
 }
 
 /**
@@ -101,7 +107,7 @@ export function planDiff(previous: StreamState, grants: BucketGrant[], states: M
     const position = before?.position ?? 0;
     if (!before || state.lastOpId > position || state.checksum !== before.checksum || grant.priority !== before.priority) updated.push(wire(grant, state));
     if (state.lastOpId > position) sends.set(grant.bucket, position);
-    held.set(grant.bucket, { priority: grant.priority, checksum: state.checksum, position: Math.max(position, state.lastOpId) });
+    held.set(grant.bucket, { priority: grant.priority, checksum: state.checksum, count: state.count, position: Math.max(position, state.lastOpId) });
   }
   const wc = writeCheckpoint === null || (previous.writeCheckpoint !== null && previous.writeCheckpoint >= writeCheckpoint) ? previous.writeCheckpoint : writeCheckpoint;
   const next: StreamState = { lastOpId: Math.max(previous.lastOpId, checkpointOpId), writeCheckpoint: wc, buckets: held };

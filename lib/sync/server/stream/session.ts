@@ -1,11 +1,18 @@
+import type { BucketGrant } from '@/lib/sync/config';
 import { isLockstepError } from '@/lib/sync/errors';
 import { SyncErrorCode, type StreamRequest } from '@/lib/sync/protocol';
+import { clientKey, type BucketState, type LookupValues } from '@/lib/sync/storage';
 import type { SyncTokenClaims } from '../auth/tokens';
 import { toProtocolError } from '../http/responses';
 import type { ActiveRules, HubSubscriber, SyncHub } from '../hub/hub';
+import type { EncodedPage } from '../hub/loaders';
+import { pageKey, type RoundData } from '../hub/round';
 import type { SyncServerLogger } from '../log';
 import * as encode from './encode';
-import { planDiff, planInitial, type CheckpointPlan, type StreamState } from './plan';
+import { heldState, planDiff, planInitial, type CheckpointPlan, type StreamState } from './plan';
+
+/** Lines are handed to the HTTP layer once this many characters have gathered (or the checkpoint is done). */
+const FLUSH_BYTES = 64 * 1024;
 
 /** setTimeout's longest delay (about 24.8 days); longer token lifetimes re-arm the timer. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -19,22 +26,33 @@ export interface StreamSessionInput {
 
 /**
  * One sync stream: the lines sent to one client, produced on demand (the consumer pulls, so a
- * slow client slows the reads instead of filling memory). Subscribes to the hub for checkpoints
- * and keepalive ticks; close() (client gone, token expired, server closing) unsubscribes and
- * clears its timer at once, even while a read is in flight.
+ * slow client slows the reads instead of filling memory). While idle it takes part in the hub's
+ * checkpoint rounds, which hand it a ready plan only when a checkpoint changes something for its
+ * client; when busy or new it reads what it needs itself. close() (client gone, token expired,
+ * server closing) unsubscribes and clears its timer at once, even while a read is in flight.
  */
 export class StreamSession implements HubSubscriber {
+  readonly userId: string;
+  readonly clientId: string;
   private readonly hub: SyncHub;
-  private readonly userId: string;
-  private readonly clientId: string;
   private readonly expiresAtMs: number;
   private woken = false;
   private resume: (() => void) | undefined;
   private closed = false;
   private expired = false;
+  private busy = true;
   private expiryTimer: NodeJS.Timeout | undefined;
   private unsubscribe: (() => void) | undefined;
   private keepaliveRound: number;
+  private rules: ActiveRules | null = null;
+  private state: StreamState | null = null;
+  private grants: BucketGrant[] = [];
+  private lookupValues = new Map<string, LookupValues>();
+  /** Prepared by regrant during a round, kept by accept. */
+  private regranted: { grants: BucketGrant[]; lookups: Map<string, LookupValues> } | undefined;
+  /** A plan a round handed over, sent on the next turn of the loop, with the pages it read ahead. */
+  private offered: CheckpointPlan | undefined;
+  private offeredPages: ReadonlyMap<string, Promise<EncodedPage>> | undefined;
 
   constructor(private readonly input: StreamSessionInput) {
     this.hub = input.hub;
@@ -65,6 +83,75 @@ export class StreamSession implements HubSubscriber {
     clearTimeout(this.expiryTimer);
     this.wake();
   }
+
+  // ── the hub's checkpoint rounds (hub/round.ts) ─────────────────────────────────────────────
+
+  joinable(rulesId: number, sinceOpId: number): boolean {
+    return !this.closed && !this.busy && this.offered === undefined && this.state !== null && this.rules?.id === rulesId && this.state.lastOpId >= sinceOpId;
+  }
+
+  lookups(): ReadonlyMap<string, LookupValues> {
+    return this.lookupValues;
+  }
+
+  *heldBuckets(): Iterable<[bucket: string, position: number]> {
+    if (this.state) for (const [bucket, held] of this.state.buckets) yield [bucket, held.position];
+  }
+
+  async regrant(changed: ReadonlyMap<string, LookupValues>): Promise<string[]> {
+    this.regranted = undefined;
+    let mine: Map<string, LookupValues> | undefined;
+    for (const [key, before] of this.lookupValues) {
+      const now = changed.get(key);
+      if (!now || now.signature === before.signature) continue;
+      mine ??= new Map(this.lookupValues);
+      mine.set(key, now);
+    }
+    if (!mine) return [];
+    const values = new Map([...mine].map(([key, found]) => [key, found.values]));
+    const grants = await this.hub.rules.bucketsForToken(this.input.claims, async () => values);
+    this.regranted = { grants, lookups: mine };
+    const held = this.state?.buckets;
+    return grants.filter((g) => !held?.has(g.bucket)).map((g) => g.bucket);
+  }
+
+  accept(round: RoundData): boolean {
+    const regranted = this.regranted;
+    this.regranted = undefined;
+    if (!this.joinable(this.rules?.id ?? -1, 0) || round.checkpoint.opId <= this.state!.lastOpId) return false;
+    const state = this.state!;
+    const writeCheckpoint = round.checkpoint.lsn === null ? null : (round.writeCheckpoints.get(clientKey(this.userId, this.clientId)) ?? null);
+    if (!regranted && (writeCheckpoint === null || writeCheckpoint === state.writeCheckpoint) && !someHeld(state, round.states)) {
+      // Nothing of this client's changed: move on without a plan (most streams, most rounds).
+      this.state = { ...state, lastOpId: round.checkpoint.opId };
+      return true;
+    }
+    const grants = regranted?.grants ?? this.grants;
+    const states = new Map<string, BucketState>();
+    for (const grant of grants) {
+      const held = state.buckets.get(grant.bucket);
+      const current = round.states.get(grant.bucket) ?? (held ? heldState(held) : undefined);
+      if (!current) return false;
+      states.set(grant.bucket, current);
+    }
+    const plan = planDiff(state, grants, states, round.checkpoint.opId, writeCheckpoint);
+    this.grants = grants;
+    if (regranted) this.lookupValues = regranted.lookups;
+    if (plan.changed) {
+      this.offered = plan;
+      this.offeredPages = round.pages;
+      this.wake();
+    } else {
+      this.state = plan.next;
+    }
+    return true;
+  }
+
+  abandon(): void {
+    this.regranted = undefined;
+  }
+
+  // ── the stream ──────────────────────────────────────────────────────────────────────────────
 
   private wait(): Promise<void> {
     if (this.woken || this.closed) {
@@ -98,38 +185,39 @@ export class StreamSession implements HubSubscriber {
       this.armExpiry();
       this.unsubscribe = this.hub.subscribe(this);
       yield encode.tokenExpiresInLine(this.secondsLeft());
-      let rules: ActiveRules | null = null;
-      let state: StreamState | null = null;
       const positions = new Map<string, number>();
       for (;;) {
+        this.busy = true;
         if (this.closed || this.hub.isClosed) return;
         if (this.expired) {
           yield encode.tokenExpiresInLine(0);
           return;
         }
         const active = this.hub.activeRules();
-        if (rules && active?.id !== rules.id) {
+        if (this.rules && active?.id !== this.rules.id) {
           yield encode.errorLine({ code: SyncErrorCode.rulesChanged, message: 'The sync rules changed; reconnect. Positions from the old rules are void and buckets restart.' });
           return;
         }
-        if (active && !rules) {
-          rules = active;
+        if (active && !this.rules) {
+          this.rules = active;
           const valid = this.input.request.rules_version === undefined || this.input.request.rules_version === active.tag;
           if (valid) for (const { name, after } of this.input.request.buckets) positions.set(name, Number(after));
         }
-        if (rules && this.hub.latestOpId() > (state?.lastOpId ?? -1)) {
-          const plan: CheckpointPlan | null = await this.plan(rules, state, positions);
-          if (this.closed) return;
-          if (plan) {
-            if (plan.changed) yield* this.send(rules, plan, state === null);
-            state = plan.next;
-            continue;
-          }
+        let plan = this.offered;
+        const pages = this.offeredPages;
+        this.offered = this.offeredPages = undefined;
+        if (!plan && this.rules && (this.state === null || this.hub.settledOpId() > this.state.lastOpId)) plan = await this.plan(this.rules, positions);
+        if (this.closed) return;
+        if (plan) {
+          if (plan.changed) yield* this.send(this.rules!, plan, this.state === null, pages);
+          this.state = plan.next;
+          continue;
         }
         if (this.keepaliveRound !== this.hub.keepaliveRound) {
           this.keepaliveRound = this.hub.keepaliveRound;
           yield encode.KEEPALIVE_LINE + encode.tokenExpiresInLine(this.secondsLeft());
         }
+        this.busy = false;
         await this.wait();
       }
     } catch (error: unknown) {
@@ -142,35 +230,50 @@ export class StreamSession implements HubSubscriber {
     }
   }
 
-  /** Reads the latest checkpoint for the user's buckets; null before the first checkpoint exists. */
-  private async plan(rules: ActiveRules, state: StreamState | null, positions: Map<string, number>): Promise<CheckpointPlan | null> {
+  /** Reads the latest checkpoint for the user's buckets itself; undefined when there is nothing newer (or no checkpoint yet). */
+  private async plan(rules: ActiveRules, positions: Map<string, number>): Promise<CheckpointPlan | undefined> {
     const { loaders } = this.hub;
-    const grants = await loaders.grants(rules.id, this.input.claims);
+    const { grants, lookups } = await loaders.grants(rules.id, this.input.claims);
     const snapshot = await loaders.checkpoint(rules.id, grants.map((g) => g.bucket));
     const checkpoint = snapshot.checkpoint;
-    if (!checkpoint || (state && checkpoint.opId <= state.lastOpId)) return null;
+    const state = this.state;
+    if (!checkpoint || (state && checkpoint.opId <= state.lastOpId)) return undefined;
     const writeCheckpoint = checkpoint.lsn === null ? null : await loaders.writeCheckpoint(this.userId, this.clientId, checkpoint.lsn);
+    this.grants = grants;
+    this.lookupValues = lookups;
     if (state === null) return planInitial(grants, snapshot.buckets, positions, checkpoint.opId, writeCheckpoint);
     return planDiff(state, grants, snapshot.buckets, checkpoint.opId, writeCheckpoint);
   }
 
-  /** The checkpoint (or diff) line, each priority's data, and the completion lines. */
-  private async *send(rules: ActiveRules, plan: CheckpointPlan, initial: boolean): AsyncGenerator<string, void, undefined> {
+  /**
+   * The checkpoint (or diff) line, each priority's data, and the completion lines. Lines are
+   * gathered up to FLUSH_BYTES before they are handed on, so a small change reaches each client in
+   * one write instead of five.
+   */
+  private async *send(rules: ActiveRules, plan: CheckpointPlan, initial: boolean, pages?: ReadonlyMap<string, Promise<EncodedPage>>): AsyncGenerator<string, void, undefined> {
     const { lastOpId, writeCheckpoint } = plan.next;
-    yield initial
+    let pending = initial
       ? encode.checkpointLine(lastOpId, writeCheckpoint, rules.tag, plan.buckets)
       : encode.checkpointDiffLine(lastOpId, writeCheckpoint, plan.buckets, plan.removed);
     for (const [i, group] of plan.groups.entries()) {
-      for (const { bucket, after } of group.sends) yield* this.bucketData(rules.id, bucket, after, lastOpId);
+      for (const { bucket, after } of group.sends) {
+        for await (const line of this.bucketData(rules.id, bucket, after, lastOpId, pages?.get(pageKey(bucket, after)))) {
+          pending += line;
+          if (pending.length >= FLUSH_BYTES) {
+            yield pending;
+            pending = '';
+          }
+        }
+      }
       if (this.closed) return;
-      if (i < plan.groups.length - 1) yield encode.partialCheckpointCompleteLine(lastOpId, group.priority);
+      if (i < plan.groups.length - 1) pending += encode.partialCheckpointCompleteLine(lastOpId, group.priority);
     }
-    yield encode.checkpointCompleteLine(lastOpId);
+    yield pending + encode.checkpointCompleteLine(lastOpId);
   }
 
   /** A bucket's ops in (after, upTo], a page at a time; the next page is read while this one is sent. */
-  private async *bucketData(rulesId: number, bucket: string, after: number, upTo: number): AsyncGenerator<string, void, undefined> {
-    let next = this.hub.loaders.page(rulesId, bucket, after, upTo);
+  private async *bucketData(rulesId: number, bucket: string, after: number, upTo: number, first?: Promise<EncodedPage>): AsyncGenerator<string, void, undefined> {
+    let next = first ?? this.hub.loaders.page(rulesId, bucket, after, upTo);
     for (;;) {
       const page = await next;
       if (this.closed || page.count === 0) return;
@@ -179,4 +282,9 @@ export class StreamSession implements HubSubscriber {
       if (!page.hasMore) return;
     }
   }
+}
+
+function someHeld(state: StreamState, changed: ReadonlyMap<string, BucketState>): boolean {
+  for (const bucket of state.buckets.keys()) if (changed.has(bucket)) return true;
+  return false;
 }

@@ -36,8 +36,8 @@ describe('planDiff', () => {
     lastOpId: 40,
     writeCheckpoint: 3,
     buckets: new Map([
-      ['list["a"]', { priority: 1, checksum: 1, position: 30 }],
-      ['list["b"]', { priority: 1, checksum: 2, position: 20 }],
+      ['list["a"]', { priority: 1, checksum: 1, count: 1, position: 30 }],
+      ['list["b"]', { priority: 1, checksum: 2, count: 1, position: 20 }],
     ]),
   };
 

@@ -1,0 +1,55 @@
+/**
+ * The sync endpoint in a process of its own, for bench/stream.ts: the same SyncServer the route
+ * handlers use, served by node:http through toNodeListener (what Next's Node runtime does for a
+ * route handler). Reports its memory over IPC, after a full GC, so the benchmark can measure
+ * what each idle stream costs without counting the clients.
+ *
+ * Env: DATABASE_URL, SYNC_DATABASE_URL, SYNC_JWT_SECRET. Run with --expose-gc.
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import syncConfig from '@/sync.config';
+import { compileSyncRules } from '@/lib/sync/config';
+import { SyncPath } from '@/lib/sync/protocol';
+import { consoleLogger, secretAuth, SyncServer, toNodeListener } from '@/lib/sync/server';
+
+export type ServerMessage =
+  | { type: 'listening'; port: number }
+  | { type: 'memory'; rss: number; heapUsed: number; external: number; arrayBuffers: number; streams: number };
+
+const server = new SyncServer({
+  rules: compileSyncRules(syncConfig),
+  storageUrl: process.env.SYNC_DATABASE_URL!,
+  sourceUrl: process.env.DATABASE_URL!,
+  auth: secretAuth(process.env.SYNC_JWT_SECRET!),
+  log: { info() {}, warn: consoleLogger.warn, error: consoleLogger.error },
+});
+
+const httpServer = http.createServer(
+  { keepAlive: true },
+  toNodeListener(async (request) => (new URL(request.url).pathname === SyncPath.stream && request.method === 'POST' ? server.stream(request) : new Response('not found', { status: 404 }))),
+);
+httpServer.maxConnections = 20_000;
+// Streams are long-lived; no request or header timeout may cut them.
+httpServer.requestTimeout = 0;
+httpServer.headersTimeout = 60_000;
+
+const send = (message: ServerMessage) => process.send!(message);
+
+process.on('message', (message: { type: string }) => {
+  if (message.type === 'memory') {
+    const gc = (globalThis as { gc?: () => void }).gc;
+    gc?.();
+    gc?.();
+    const m = process.memoryUsage();
+    send({ type: 'memory', rss: m.rss, heapUsed: m.heapUsed, external: m.external, arrayBuffers: m.arrayBuffers, streams: server.streamCount });
+  } else if (message.type === 'stop') {
+    httpServer.closeAllConnections();
+    httpServer.close();
+    void server.close().finally(() => process.exit(0));
+  }
+});
+
+httpServer.listen(0, '127.0.0.1', () => {
+  void server.hub.ready().then(() => send({ type: 'listening', port: (httpServer.address() as AddressInfo).port }));
+});

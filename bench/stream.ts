@@ -1,0 +1,187 @@
+/**
+ * Sync stream benchmark: `npx tsx bench/stream.ts` (BENCH_CLIENTS, BENCH_ROWS, BENCH_COMMITS to
+ * resize; BENCH_DURABILITY=test turns fsync off).
+ *
+ * Runs the whole path: Postgres (DATABASE_URL's server, or a local cluster started for the run),
+ * the replicator (workers/replicator.ts) and the sync endpoint (bench/stream-server.ts) each in a
+ * process of its own, and raw HTTP clients in this one. Measures
+ *  1. initial sync of a bucket of BENCH_ROWS rows, read and parsed by one client, in ops/s, with a
+ *     same-run baseline: the same ops read by one plain SELECT over node-postgres;
+ *  2. with BENCH_CLIENTS clients connected: memory of the server per idle stream, and commit to
+ *     line received, for a row every client receives (fan-out) and for a row of one user only.
+ */
+import { randomBytes } from 'node:crypto';
+import path from 'node:path';
+import pg from 'pg';
+import { withDatabase } from '@/lib/db/postgres/admin';
+import { freePort, startLocalCluster, type LocalCluster } from '@/lib/db/postgres/local-cluster';
+import { secretAuth, signSyncToken } from '@/lib/sync/server';
+import { initialSync, MarkerClient } from './stream-clients';
+import { createDatabases, quantile, seed, startReplicator, startServer, stopChild, waitForCatchUp, type Seeded, type ServerChild } from './stream-fixtures';
+
+const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 1_000);
+const ROWS = Number(process.env.BENCH_ROWS ?? 100_000);
+const COMMITS = Number(process.env.BENCH_COMMITS ?? 40);
+const report: Array<{ what: string; value: string }> = [];
+const fmt = (n: number) => Math.round(n).toLocaleString('en');
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function throughput(port: number, storageUrl: string, rulesId: number, seeded: Seeded, token: (sub: string) => Promise<string>): Promise<void> {
+  const bucket = `list${JSON.stringify([seeded.bigList])}`;
+  const storage = new pg.Client({ connectionString: storageUrl });
+  await storage.connect();
+  const baseline: number[] = [];
+  let count = 0;
+  for (let run = 0; run < 3; run++) {
+    const started = performance.now();
+    const { rows } = await storage.query('SELECT op_id, op, table_name, row_id, data, checksum FROM lockstep.ops WHERE rules_id = $1 AND bucket = $2 ORDER BY op_id', [rulesId, bucket]);
+    baseline.push(performance.now() - started);
+    count = rows.length;
+  }
+  await storage.end();
+  const runs = [];
+  for (let run = 0; run < 3; run++) runs.push(await initialSync(port, await token(seeded.bigUser), `big-${run}`));
+  const best = runs.reduce((a, b) => (a.ms < b.ms ? a : b));
+  const median = [...runs].sort((a, b) => a.ms - b.ms)[1]!;
+  const bestBaseline = Math.min(...baseline);
+  report.push(
+    { what: `baseline: plain SELECT of the bucket's ${fmt(count)} ops (node-postgres, one query, best of 3)`, value: `${fmt(bestBaseline)} ms = ${fmt(count / (bestBaseline / 1000))} ops/s` },
+    { what: `initial sync of a ${fmt(ROWS)}-row bucket through the stream, parsed by a raw client (best of 3)`, value: `${fmt(best.ms)} ms = ${fmt(best.ops / (best.ms / 1000))} ops/s (${(best.bytes / 1e6).toFixed(1)} MB)` },
+    { what: '  median of 3', value: `${fmt(median.ms)} ms = ${fmt(median.ops / (median.ms / 1000))} ops/s; ${(best.ms / bestBaseline).toFixed(2)}x the baseline's time` },
+  );
+}
+
+async function connectClients(server: ServerChild, seeded: Seeded, token: (sub: string) => Promise<string>): Promise<MarkerClient[]> {
+  const before = await server.memory();
+  const clients: MarkerClient[] = [];
+  const started = performance.now();
+  // Connect in waves, as clients arrive in practice; each wave completes its first checkpoint.
+  for (let i = 0; i < CLIENTS; i += 100) {
+    const wave = seeded.users.slice(i, i + 100).map(async (user, j) => {
+      const client = new MarkerClient(/(?:fan|solo)-(\d+)-mark/g);
+      clients[i + j] = client;
+      await client.open(server.port, await token(user.id), `client-${i + j}`);
+    });
+    await Promise.all(wave);
+  }
+  const connectMs = performance.now() - started;
+  await sleep(2_000);
+  const after = await server.memory();
+  const heap = (after.heapUsed + after.external - before.heapUsed - before.external) / CLIENTS;
+  const rss = (after.rss - before.rss) / CLIENTS;
+  report.push(
+    { what: `${fmt(CLIENTS)} clients connected, each through its first checkpoint`, value: `${fmt(connectMs)} ms; server reports ${after.streams} streams` },
+    { what: 'server memory per idle stream: JS heap + external (after GC)', value: `${(heap / 1024).toFixed(1)} KB` },
+    { what: 'server memory per idle stream: RSS (includes sockets, allocator slack)', value: `${(rss / 1024).toFixed(1)} KB` },
+  );
+  return clients;
+}
+
+async function latency(appUrl: string, storageUrl: string, clients: MarkerClient[], seeded: Seeded): Promise<void> {
+  const app = new pg.Client({ connectionString: appUrl });
+  await app.connect();
+  // For reference: when bucket storage announces the checkpoint (the replicator's share of the latency).
+  const listener = new pg.Client({ connectionString: storageUrl });
+  await listener.connect();
+  const notices: number[] = [];
+  listener.on('notification', () => notices.push(performance.now()));
+  await listener.query('LISTEN lockstep_checkpoint');
+  const notified: number[] = [];
+  const noticeAfter = (at: number) => {
+    const first = notices.find((t) => t >= at);
+    if (first !== undefined) notified.push(first - at);
+  };
+  const committedAt = new Map<number, number>();
+  // Fan-out: an announcement every connected client receives.
+  for (let n = 0; n < COMMITS; n++) {
+    await app.query("INSERT INTO announcements (title, body) VALUES ($1, 'bench')", [`fan-${n}-mark`]);
+    committedAt.set(n, performance.now());
+    await sleep(250);
+  }
+  await sleep(2_000);
+  for (const at of committedAt.values()) noticeAfter(at);
+  const fan: number[] = [];
+  let missing = 0;
+  for (const client of clients) {
+    for (const [n, at] of committedAt) {
+      const seen = client.seen.get(n);
+      if (seen === undefined) missing++;
+      else fan.push(seen - at);
+    }
+  }
+  // One user's row: a todo in that user's own list, received by that client only.
+  const solo: number[] = [];
+  const soloAt = new Map<number, { client: number; at: number }>();
+  for (let n = 0; n < COMMITS * 2; n++) {
+    const k = (n * 7919) % clients.length;
+    await app.query('INSERT INTO todos (list_id, description) VALUES ($1, $2)', [seeded.users[k]!.list, `solo-${COMMITS + n}-mark`]);
+    soloAt.set(COMMITS + n, { client: k, at: performance.now() });
+    await sleep(100);
+  }
+  await sleep(2_000);
+  for (const { at } of soloAt.values()) noticeAfter(at);
+  for (const [n, { client, at }] of soloAt) {
+    const seen = clients[client]!.seen.get(n);
+    if (seen === undefined) missing++;
+    else solo.push(seen - at);
+  }
+  const leaked = clients.reduce((sum, c, i) => sum + [...c.seen.keys()].filter((n) => n >= COMMITS && soloAt.get(n)?.client !== i).length, 0);
+  await app.end();
+  await listener.end();
+  const row = (what: string, samples: number[]) => ({ what, value: `p50 ${quantile(samples, 0.5).toFixed(1)} ms, p99 ${quantile(samples, 0.99).toFixed(1)} ms, max ${Math.max(...samples).toFixed(1)} ms (${fmt(samples.length)} samples)` });
+  report.push(
+    row(`commit to line, a row all ${fmt(clients.length)} clients receive (${COMMITS} commits)`, fan),
+    row(`commit to line, a row of one user, ${fmt(clients.length)} clients connected (${COMMITS * 2} commits)`, solo),
+    row('  for reference: commit to checkpoint NOTIFY from bucket storage (replicator)', notified),
+    { what: 'lines missing / delivered to the wrong client', value: `${missing} / ${leaked}` },
+  );
+}
+
+async function main(): Promise<void> {
+  let cluster: LocalCluster | undefined;
+  let adminUrl: string;
+  if (process.env.DATABASE_URL) adminUrl = withDatabase(process.env.DATABASE_URL, 'postgres');
+  else {
+    const durability = process.env.BENCH_DURABILITY === 'test' ? 'test' : 'safe';
+    cluster = await startLocalCluster({ dataDir: path.resolve('.data/pg-bench-stream'), port: await freePort(), durability, log: () => {} });
+    adminUrl = cluster.url('postgres');
+  }
+  const dbs = await createDatabases(adminUrl);
+  const secret = randomBytes(32).toString('base64url');
+  const auth = secretAuth(secret);
+  const token = async (sub: string) => (await signSyncToken(auth, { sub, ttlSeconds: 3_600 })).token;
+  const env = { DATABASE_URL: dbs.appUrl, SYNC_DATABASE_URL: dbs.storageUrl, SYNC_JWT_SECRET: secret };
+  const replicator = startReplicator(env);
+  let server: ServerChild | undefined;
+  let clients: MarkerClient[] = [];
+  try {
+    const settings = await new pg.Pool({ connectionString: dbs.appUrl, max: 1 }).query<{ v: string; f: string }>("SELECT current_setting('server_version') AS v, current_setting('fsync') AS f");
+    console.log(`Postgres ${settings.rows[0]!.v}, fsync=${settings.rows[0]!.f}; ${ROWS.toLocaleString('en')} rows, ${CLIENTS} clients, Node ${process.version}\n`);
+    const seeded = await seed(dbs.appUrl, ROWS, CLIENTS);
+    const seededAt = performance.now();
+    const rulesId = await waitForCatchUp(dbs.appUrl, dbs.storageUrl);
+    report.push({ what: `replicator snapshot of ${fmt(ROWS + CLIENTS * 2)} rows (for reference)`, value: `${fmt(performance.now() - seededAt)} ms` });
+    server = await startServer(env);
+    await throughput(server.port, dbs.storageUrl, rulesId, seeded, token);
+    clients = await connectClients(server, seeded, token);
+    await latency(dbs.appUrl, dbs.storageUrl, clients, seeded);
+  } finally {
+    for (const client of clients) client?.close();
+    await server?.stop();
+    await stopChild(replicator);
+    await dbs.drop();
+    await cluster?.stop();
+  }
+  const width = Math.max(...report.map((r) => r.what.length));
+  console.log(`${'measurement'.padEnd(width)}  result`);
+  console.log(`${'-'.repeat(width)}  ${'-'.repeat(50)}`);
+  for (const r of report) console.log(`${r.what.padEnd(width)}  ${r.value}`);
+}
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  },
+);
