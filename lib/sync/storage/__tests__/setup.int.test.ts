@@ -27,7 +27,7 @@ describe('migrateStorage', () => {
     expect(results.flatMap((r) => r.applied).sort()).toEqual(files);
     expect(await migrateStorage(t.url)).toEqual({ applied: [] });
     const { rows } = await t.pool.query<{ tablename: string }>("SELECT tablename FROM pg_tables WHERE schemaname = 'lockstep' ORDER BY tablename");
-    expect(rows.map((r) => r.tablename)).toEqual(['bucket_state', 'checkpoints', 'current_rows', 'ops', 'parameter_index', 'rules_versions', 'storage_migrations', 'write_checkpoints']);
+    expect(rows.map((r) => r.tablename)).toEqual(['bucket_state', 'checkpoints', 'current_rows', 'ops', 'parameter_index', 'rules_versions', 'storage_migrations', 'upload_transactions', 'write_checkpoints']);
   });
 
   it('refuses a migration edited after it was applied, and rolls back a failing one', async () => {
