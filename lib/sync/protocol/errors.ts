@@ -16,7 +16,7 @@ export const SyncErrorCode = {
   tokenExpired: 'AUTH_TOKEN_EXPIRED',
   /** The token's `alg` is not on the server's allow-list (this includes `none`). */
   tokenAlgorithm: 'AUTH_TOKEN_ALGORITHM',
-  /** A claim is wrong: `aud`, `iss`, a missing or empty `sub`. */
+  /** A claim is wrong: `aud`, `iss`, `nbf` in the future, no `exp`, a missing or empty `sub`. */
   tokenClaims: 'AUTH_TOKEN_CLAIMS',
   /** GET /api/sync/token without a signed-in session. */
   notSignedIn: 'AUTH_NOT_SIGNED_IN',

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { addChecksums, opChecksum } from './checksum';
 import { errorBodySchema, isSyncErrorCode, SYNC_ERROR_STATUS, SyncErrorCode, SyncProtocolError, TOKEN_ERROR_CODES } from './errors';
 import { opIdSchema, parseSyncLine, syncLineSchema, type SyncLine } from './lines';
 import { streamRequestSchema } from './requests';
@@ -80,5 +81,13 @@ describe('error codes', () => {
     const body = new SyncProtocolError(SyncErrorCode.bodyInvalid, 'bad', { details: { field: 'client_id' } });
     expect(body.category).toBe('protocol');
     expect(errorBodySchema.parse(body.toBody())).toEqual({ error: { code: 'REQUEST_BODY_INVALID', message: 'bad', details: { field: 'client_id' } } });
+  });
+});
+
+describe('docs/protocol.md#checksums worked example', () => {
+  it('gives the published numbers', () => {
+    const put = opChecksum('PUT', 'todos', '3f1c2a9e-0000-4000-8000-000000000001', '{"id":"3f1c2a9e-0000-4000-8000-000000000001","description":"Oat milk","completed":false}');
+    const remove = opChecksum('REMOVE', 'todos', '3f1c2a9e-0000-4000-8000-000000000002', null);
+    expect([put, remove, addChecksums(put, remove)]).toEqual([2830846816, 212291429, 3043138245]);
   });
 });
