@@ -1,0 +1,163 @@
+import type { Database, PreparedStatement, Sqlite3Static, BindingSpec } from '@sqlite.org/sqlite-wasm';
+import { ClientErrorCode, SyncClientError } from '../errors';
+import type { SqlDatabase, SqlParams, SqlRow, SqlValue, StatementAccess } from './database';
+
+/** Statements kept prepared; the least recently used beyond this are finalized. */
+const STATEMENT_CACHE_SIZE = 256;
+
+// Authorizer action codes (sqlite3.h); stable across SQLite versions.
+const SQLITE_DELETE = 9;
+const SQLITE_INSERT = 18;
+const SQLITE_READ = 20;
+const SQLITE_UPDATE = 23;
+
+/**
+ * SqlDatabase over a sqlite-wasm oo1 database. The same class runs in the browser worker (OPFS or
+ * memory) and in Node (memory): only how the database is opened differs (open-node.ts,
+ * open-browser.ts).
+ */
+export class WasmSqlDatabase implements SqlDatabase {
+  private readonly statements = new Map<string, PreparedStatement>();
+  private readonly accessCache = new Map<string, StatementAccess>();
+  private depth = 0;
+
+  constructor(
+    private readonly sqlite3: Sqlite3Static,
+    private readonly db: Database,
+  ) {}
+
+  get inTransaction(): boolean {
+    return this.depth > 0;
+  }
+
+  private statement(sql: string): PreparedStatement {
+    let stmt = this.statements.get(sql);
+    if (stmt) {
+      // Map order is insertion order: re-insert to mark it recently used.
+      this.statements.delete(sql);
+      this.statements.set(sql, stmt);
+      return stmt;
+    }
+    try {
+      stmt = this.db.prepare(sql);
+    } catch (error: unknown) {
+      throw queryError(sql, error);
+    }
+    this.statements.set(sql, stmt);
+    if (this.statements.size > STATEMENT_CACHE_SIZE) {
+      const [oldest, old] = this.statements.entries().next().value as [string, PreparedStatement];
+      this.statements.delete(oldest);
+      old.finalize();
+    }
+    return stmt;
+  }
+
+  private withStatement<T>(sql: string, params: SqlParams | undefined, fn: (stmt: PreparedStatement) => T): T {
+    const stmt = this.statement(sql);
+    try {
+      if (params !== undefined && (!Array.isArray(params) || params.length > 0)) stmt.bind(params as BindingSpec);
+      return fn(stmt);
+    } catch (error: unknown) {
+      throw queryError(sql, error);
+    } finally {
+      stmt.reset(true);
+    }
+  }
+
+  run(sql: string, params?: SqlParams): number {
+    return this.withStatement(sql, params, (stmt) => {
+      while (stmt.step()) {
+        // drain: a statement with RETURNING yields rows that are not wanted here
+      }
+      return this.sqlite3.capi.sqlite3_changes(this.db);
+    });
+  }
+
+  script(sql: string): void {
+    try {
+      this.db.exec(sql);
+    } catch (error: unknown) {
+      throw queryError(sql, error);
+    }
+  }
+
+  all<T extends SqlRow = SqlRow>(sql: string, params?: SqlParams): T[] {
+    return this.withStatement(sql, params, (stmt) => {
+      const rows: T[] = [];
+      while (stmt.step()) rows.push(stmt.get({}) as T);
+      return rows;
+    });
+  }
+
+  values(sql: string, params?: SqlParams): SqlValue[][] {
+    return this.withStatement(sql, params, (stmt) => {
+      const rows: SqlValue[][] = [];
+      while (stmt.step()) rows.push(stmt.get([]) as SqlValue[]);
+      return rows;
+    });
+  }
+
+  get<T extends SqlRow = SqlRow>(sql: string, params?: SqlParams): T | undefined {
+    return this.withStatement(sql, params, (stmt) => (stmt.step() ? (stmt.get({}) as T) : undefined));
+  }
+
+  transaction<T>(fn: () => T): T {
+    if (this.depth > 0) throw new SyncClientError(ClientErrorCode.query, 'transaction() is not re-entrant: a transaction is already open on this database.');
+    this.run('BEGIN IMMEDIATE');
+    this.depth++;
+    try {
+      const result = fn();
+      this.run('COMMIT');
+      return result;
+    } catch (error: unknown) {
+      if (this.sqlite3.capi.sqlite3_get_autocommit(this.db) === 0) this.run('ROLLBACK');
+      throw error;
+    } finally {
+      this.depth--;
+    }
+  }
+
+  access(sql: string): StatementAccess {
+    const cached = this.accessCache.get(sql);
+    if (cached) return cached;
+    const reads = new Set<string>();
+    const writes = new Set<string>();
+    const { capi } = this.sqlite3;
+    capi.sqlite3_set_authorizer(
+      this.db,
+      (_user: number, action: number, first: string | 0) => {
+        const table = typeof first === 'string' ? first : null;
+        if (table !== null) {
+          if (action === SQLITE_READ) reads.add(table);
+          else if (action === SQLITE_INSERT || action === SQLITE_UPDATE || action === SQLITE_DELETE) writes.add(table);
+        }
+        return 0;
+      },
+      0,
+    );
+    try {
+      this.db.prepare(sql).finalize();
+    } catch (error: unknown) {
+      throw queryError(sql, error);
+    } finally {
+      // A null callback removes the authorizer (the typings only allow a function).
+      (capi.sqlite3_set_authorizer as unknown as (db: Database, cb: 0, arg: 0) => number)(this.db, 0, 0);
+    }
+    const access = { reads: [...reads].filter((t) => !t.startsWith('sqlite_')), writes: [...writes].filter((t) => !t.startsWith('sqlite_')) };
+    if (this.accessCache.size > STATEMENT_CACHE_SIZE) this.accessCache.clear();
+    this.accessCache.set(sql, access);
+    return access;
+  }
+
+  close(): void {
+    for (const stmt of this.statements.values()) stmt.finalize();
+    this.statements.clear();
+    this.db.close();
+  }
+}
+
+function queryError(sql: string, error: unknown): Error {
+  if (error instanceof SyncClientError) return error;
+  const message = error instanceof Error ? error.message : String(error);
+  return new SyncClientError(ClientErrorCode.query, `SQL failed: ${message}`, { cause: error, details: { sql: sql.length > 500 ? `${sql.slice(0, 500)}…` : sql } });
+}

@@ -1,0 +1,79 @@
+import type { SqlDatabase } from '../db/database';
+
+/**
+ * The sync client's own tables, next to the store tables (`ls_data__<table>`) and the views of
+ * the client schema. Nothing here is ever migrated: a database with another LAYOUT_VERSION is
+ * emptied and downloaded again, which is always correct because Postgres holds the truth.
+ *
+ * - ls_meta: client id, rules version, the applied checkpoint, when it was applied, view names.
+ * - ls_buckets: per bucket, the download position (last op id stored), the running checksum of
+ *   every op stored up to it, and the op count (for progress).
+ * - ls_oplog: per bucket, the latest PUT of each row it holds (superseded ops are dropped on
+ *   arrival; their checksums live on in ls_buckets.checksum). Keyed (table, row id, bucket), so
+ *   "which buckets hold this row" is one index range.
+ * - ls_touched: rows whose oplog entries changed since the last applied checkpoint (duplicates
+ *   allowed: appending is cheaper than a unique insert); the next apply recomputes exactly these.
+ */
+export const LAYOUT_VERSION = 1;
+
+export const STORE_PREFIX = 'ls_data__';
+
+const CREATE = `
+CREATE TABLE IF NOT EXISTS ls_meta (key TEXT PRIMARY KEY NOT NULL, value TEXT) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS ls_buckets (
+  name TEXT PRIMARY KEY NOT NULL,
+  position INTEGER NOT NULL DEFAULT 0,
+  checksum INTEGER NOT NULL DEFAULT 0,
+  op_count INTEGER NOT NULL DEFAULT 0,
+  priority INTEGER NOT NULL DEFAULT 3
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS ls_oplog (
+  tbl TEXT NOT NULL,
+  row_id TEXT NOT NULL,
+  bucket TEXT NOT NULL,
+  op_id INTEGER NOT NULL,
+  data TEXT NOT NULL,
+  PRIMARY KEY (tbl, row_id, bucket)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS ls_oplog_bucket ON ls_oplog (bucket);
+CREATE TABLE IF NOT EXISTS ls_touched (tbl TEXT NOT NULL, row_id TEXT NOT NULL);
+`;
+
+/** Creates the client's tables, or empties a database of another layout first. */
+export function ensureLayout(db: SqlDatabase): void {
+  const version = Number(db.get<{ user_version: number }>('PRAGMA user_version')?.user_version ?? 0);
+  if (version !== 0 && version !== LAYOUT_VERSION) dropEverything(db);
+  db.script(CREATE);
+  if (version !== LAYOUT_VERSION) db.script(`PRAGMA user_version = ${LAYOUT_VERSION}`);
+}
+
+/** Drops every table, view and trigger this client created: ls_* tables and the views over them. */
+export function dropEverything(db: SqlDatabase): void {
+  const views = readMeta(db, 'views');
+  const objects = db.all<{ type: string; name: string }>("SELECT type, name FROM sqlite_schema WHERE name LIKE 'ls\\_%' ESCAPE '\\' AND type IN ('table', 'view')");
+  db.transaction(() => {
+    for (const name of views ? (JSON.parse(views) as string[]) : []) db.run(`DROP VIEW IF EXISTS ${quoteIdent(name)}`);
+    for (const o of objects) db.run(`DROP ${o.type === 'view' ? 'VIEW' : 'TABLE'} IF EXISTS ${quoteIdent(o.name)}`);
+  });
+}
+
+function readMeta(db: SqlDatabase, key: string): string | null {
+  const exists = db.get("SELECT 1 AS x FROM sqlite_schema WHERE type = 'table' AND name = 'ls_meta'");
+  if (!exists) return null;
+  return (db.get<{ value: string | null }>('SELECT value FROM ls_meta WHERE key = ?', [key])?.value as string | null | undefined) ?? null;
+}
+
+/** SQLite identifier quoting: double quotes, doubled inside. */
+export function quoteIdent(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}
+
+/** The store table of a client table. */
+export function storeTableOf(table: string): string {
+  return `${STORE_PREFIX}${table}`;
+}
+
+/** The client table a store table holds, or undefined for any other table. */
+export function tableOfStore(name: string): string | undefined {
+  return name.startsWith(STORE_PREFIX) ? name.slice(STORE_PREFIX.length) : undefined;
+}

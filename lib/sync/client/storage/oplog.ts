@@ -1,0 +1,76 @@
+import { addChecksums } from '@/lib/sync/protocol';
+import type { SqlDatabase } from '../db/database';
+import type { PreparedPage } from './pages';
+
+/** A bucket as stored: how far it is downloaded and the checksum of what was downloaded. */
+export interface LocalBucket {
+  name: string;
+  /** Last op id stored (0: nothing). */
+  position: number;
+  /** Sum of the checksums of every op stored up to `position`, mod 2^32. */
+  checksum: number;
+  /** Ops stored since the bucket was (re)started; for progress only. */
+  opCount: number;
+  priority: number;
+}
+
+export function readBuckets(db: SqlDatabase): Map<string, LocalBucket> {
+  const rows = db.all<{ name: string; position: number; checksum: number; op_count: number; priority: number }>('SELECT name, position, checksum, op_count, priority FROM ls_buckets');
+  return new Map(rows.map((r) => [r.name, { name: r.name, position: Number(r.position), checksum: Number(r.checksum), opCount: Number(r.op_count), priority: Number(r.priority) }]));
+}
+
+/** Marks every row the bucket holds as touched and forgets them (the next apply recomputes them). */
+function forgetRows(db: SqlDatabase, bucket: string): void {
+  db.run('INSERT INTO ls_touched (tbl, row_id) SELECT tbl, row_id FROM ls_oplog WHERE bucket = ?', [bucket]);
+  db.run('DELETE FROM ls_oplog WHERE bucket = ?', [bucket]);
+}
+
+/** Deletes buckets the user no longer has. Their rows leave the store tables at the next apply. */
+export function deleteBuckets(db: SqlDatabase, names: Iterable<string>): void {
+  for (const name of names) {
+    forgetRows(db, name);
+    db.run('DELETE FROM ls_buckets WHERE name = ?', [name]);
+  }
+}
+
+/** Empties a bucket and restarts it from position 0 (after a checksum mismatch, or a restarted download). */
+export function resetBucket(db: SqlDatabase, name: string): void {
+  forgetRows(db, name);
+  db.run('UPDATE ls_buckets SET position = 0, checksum = 0, op_count = 0 WHERE name = ?', [name]);
+}
+
+/** Creates the bucket rows that do not exist yet and records each bucket's priority. */
+export function upsertBuckets(db: SqlDatabase, buckets: ReadonlyArray<{ bucket: string; priority: number }>): void {
+  for (const b of buckets) {
+    db.run('INSERT INTO ls_buckets (name, priority) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET priority = excluded.priority WHERE priority IS NOT excluded.priority', [b.bucket, b.priority]);
+  }
+}
+
+/**
+ * Stores one prepared page: rows whose last op is a REMOVE leave the bucket's oplog, PUTs replace
+ * the bucket's entry for their row, and every row touched is queued for the next apply. The page
+ * must continue from the bucket's position (the caller resets the bucket when it does not).
+ */
+export function storePage(db: SqlDatabase, page: PreparedPage, bucket: LocalBucket): void {
+  if (page.cleared) forgetRows(db, page.bucket);
+  if (page.removeCount > 0) {
+    db.run('DELETE FROM ls_oplog WHERE (tbl, row_id, bucket) IN (SELECT value ->> 0, value ->> 1, ?2 FROM json_each(?1))', [page.removes, page.bucket]);
+    db.run('INSERT INTO ls_touched (tbl, row_id) SELECT value ->> 0, value ->> 1 FROM json_each(?)', [page.removes]);
+  }
+  if (page.putCount > 0) {
+    db.run(
+      `INSERT INTO ls_oplog (tbl, row_id, bucket, op_id, data)
+         SELECT value ->> 0, value ->> 1, ?2, value ->> 2, value ->> 3 FROM json_each(?1) WHERE true
+       ON CONFLICT (tbl, row_id, bucket) DO UPDATE SET op_id = excluded.op_id, data = excluded.data`,
+      [page.puts, page.bucket],
+    );
+    db.run('INSERT INTO ls_touched (tbl, row_id) SELECT value ->> 0, value ->> 1 FROM json_each(?)', [page.puts]);
+  }
+  const checksum = page.cleared ? page.checksum : addChecksums(bucket.checksum, page.checksum);
+  const opCount = bucket.opCount + page.opCount;
+  const position = page.nextAfter;
+  db.run('UPDATE ls_buckets SET position = ?, checksum = ?, op_count = ? WHERE name = ?', [position, checksum, opCount, page.bucket]);
+  bucket.position = position;
+  bucket.checksum = checksum;
+  bucket.opCount = opCount;
+}
