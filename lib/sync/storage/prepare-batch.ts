@@ -1,4 +1,5 @@
-import { addChecksums, opChecksum } from '@/lib/sync/protocol/checksum';
+import { addChecksums } from '@/lib/sync/protocol/checksum';
+import { storageOpChecksum } from './checksum';
 import { StorageErrorCode, storageError } from './errors';
 import { assertLsn } from './sql';
 import type { CommitBatch, CurrentRowUpsert, ParameterUpsert } from './types';
@@ -44,7 +45,7 @@ export function prepareBatch(batch: CommitBatch): PreparedBatch {
     if (op.op === 'PUT' && typeof op.data !== 'string') throw invalid(`op ${i} is a PUT without data; a PUT carries the row as JSON text.`, { index: i });
     if (op.op === 'REMOVE' && op.data !== null && op.data !== undefined) throw invalid(`op ${i} is a REMOVE with data; a REMOVE carries none (its checksum is computed over an empty data).`, { index: i });
     const data = op.op === 'PUT' ? op.data : null;
-    const checksum = opChecksum(op.op, op.table, op.rowId, data);
+    const checksum = storageOpChecksum(op.op, op.table, op.rowId, data);
     ops.buckets[i] = op.bucket;
     ops.ops[i] = op.op;
     ops.tables[i] = op.table;
