@@ -127,7 +127,7 @@ export interface ServerChild {
 
 /** bench/stream-server.ts as a child process; resolves once it listens. */
 export async function startServer(env: Record<string, string>): Promise<ServerChild> {
-  const child = fork('bench/stream-server.ts', [], { env: { ...process.env, ...env }, execArgv: ['--expose-gc', '--max-old-space-size=4096', '--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const child = fork('bench/stream-server.ts', [], { env: { ...process.env, ...env }, execArgv: ['--expose-gc', '--max-old-space-size=4096', ...(process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir=' + process.env.BENCH_CPU_PROF] : []), '--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const next = <T extends ServerMessage['type']>(type: T) =>
     new Promise<Extract<ServerMessage, { type: T }>>((resolve, reject) => {
       const onMessage = (m: ServerMessage) => {

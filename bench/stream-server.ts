@@ -23,6 +23,11 @@ const server = new SyncServer({
   sourceUrl: process.env.DATABASE_URL!,
   auth: secretAuth(process.env.SYNC_JWT_SECRET!),
   log: { info() {}, warn: consoleLogger.warn, error: consoleLogger.error },
+  // BENCH_PAGE_OPS / BENCH_PAGE_BYTES try other page bounds than the defaults.
+  page: {
+    ...(process.env.BENCH_PAGE_OPS ? { maxOps: Number(process.env.BENCH_PAGE_OPS) } : {}),
+    ...(process.env.BENCH_PAGE_BYTES ? { maxBytes: Number(process.env.BENCH_PAGE_BYTES) } : {}),
+  },
 });
 
 const httpServer = http.createServer(

@@ -44,6 +44,7 @@ const REFRESH_MIN_INTERVAL_MS = 200;
 export class SyncHub {
   readonly loaders: StreamLoaders;
   readonly rules: CompiledSyncRules;
+  readonly page: PageLimits;
   private listener: CheckpointListener | undefined;
   private starting: Promise<void> | undefined;
   private active: ActiveRules | null = null;
@@ -64,6 +65,7 @@ export class SyncHub {
 
   constructor(private readonly options: SyncHubOptions) {
     this.rules = options.rules;
+    this.page = options.page;
     this.loaders = createLoaders(options.storagePool, options.rules, options.page);
   }
 

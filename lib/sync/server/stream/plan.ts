@@ -114,3 +114,22 @@ export function planDiff(previous: StreamState, grants: BucketGrant[], states: M
   const changed = updated.length > 0 || removed.length > 0 || wc !== previous.writeCheckpoint;
   return { changed, buckets: updated, removed, groups: groupsOf(sorted, sends), next };
 }
+
+/**
+ * Splits a bucket's ops in (after, end] into consecutive op id ranges, so that the next range's
+ * first page can be read while this one is sent: two queries at a time instead of one, for
+ * buckets of more than a few pages. Ranges are cut at evenly spaced op ids, so they hold roughly
+ * equal numbers of ops when the bucket's ops are spread evenly; any cut is correct.
+ */
+export function splitRange(after: number, end: number, ops: number, maxOps: number): Array<{ after: number; upTo: number }> {
+  const parts = Math.min(16, Math.floor(ops / (4 * maxOps)));
+  if (parts < 2 || end - after < parts) return [{ after, upTo: end }];
+  const ranges: Array<{ after: number; upTo: number }> = [];
+  let from = after;
+  for (let i = 1; i <= parts; i++) {
+    const to = i === parts ? end : after + Math.round(((end - after) * i) / parts);
+    ranges.push({ after: from, upTo: to });
+    from = to;
+  }
+  return ranges;
+}

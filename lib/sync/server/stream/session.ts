@@ -9,10 +9,16 @@ import type { EncodedPage } from '../hub/loaders';
 import { pageKey, type RoundData } from '../hub/round';
 import type { SyncServerLogger } from '../log';
 import * as encode from './encode';
-import { heldState, planDiff, planInitial, type CheckpointPlan, type StreamState } from './plan';
+import { heldState, planDiff, planInitial, splitRange, type CheckpointPlan, type StreamState } from './plan';
 
 /** Lines are handed to the HTTP layer once this many characters have gathered (or the checkpoint is done). */
 const FLUSH_BYTES = 64 * 1024;
+
+/**
+ * Ranges of a large bucket whose first page is read while the current range is sent: two queries
+ * at a time. More did not help on a 2-core machine (bench/stream.ts); each costs a page of memory.
+ */
+const LOOKAHEAD = 1;
 
 /** setTimeout's longest delay (about 24.8 days); longer token lifetimes re-arm the timer. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -257,7 +263,11 @@ export class StreamSession implements HubSubscriber {
       : encode.checkpointDiffLine(lastOpId, writeCheckpoint, plan.buckets, plan.removed);
     for (const [i, group] of plan.groups.entries()) {
       for (const { bucket, after } of group.sends) {
-        for await (const line of this.bucketData(rules.id, bucket, after, lastOpId, pages?.get(pageKey(bucket, after)))) {
+        const held = plan.next.buckets.get(bucket)!;
+        // Ops left to send, assuming the bucket's ops spread evenly over its op ids.
+        const left = held.position > 0 ? (held.count * (held.position - after)) / held.position : 0;
+        const ranges = splitRange(after, held.position, left, this.hub.page.maxOps);
+        for await (const line of this.bucketData(rules.id, bucket, ranges, pages?.get(pageKey(bucket, after)))) {
           pending += line;
           if (pending.length >= FLUSH_BYTES) {
             yield pending;
@@ -271,15 +281,29 @@ export class StreamSession implements HubSubscriber {
     yield pending + encode.checkpointCompleteLine(lastOpId);
   }
 
-  /** A bucket's ops in (after, upTo], a page at a time; the next page is read while this one is sent. */
-  private async *bucketData(rulesId: number, bucket: string, after: number, upTo: number, first?: Promise<EncodedPage>): AsyncGenerator<string, void, undefined> {
-    let next = first ?? this.hub.loaders.page(rulesId, bucket, after, upTo);
-    for (;;) {
-      const page = await next;
-      if (this.closed || page.count === 0) return;
-      if (page.hasMore) next = this.hub.loaders.page(rulesId, bucket, page.nextAfter, upTo);
-      yield page.line;
-      if (!page.hasMore) return;
+  /**
+   * A bucket's ops over consecutive ranges, a page at a time: the next page of the range, and the
+   * first page of the next LOOKAHEAD ranges, are read while this one is sent (so at most
+   * 2 + LOOKAHEAD pages are in memory).
+   * `first` is the first page when a round has already started reading it.
+   */
+  private async *bucketData(rulesId: number, bucket: string, ranges: Array<{ after: number; upTo: number }>, first?: Promise<EncodedPage>): AsyncGenerator<string, void, undefined> {
+    const { loaders } = this.hub;
+    const read = (i: number) => loaders.page(rulesId, bucket, ranges[i]!.after, ranges[i]!.upTo);
+    // First pages of the ranges being read ahead, by range index.
+    const ahead = new Map<number, Promise<EncodedPage>>([[0, ranges.length === 1 && first ? first : read(0)]]);
+    for (let i = 0; i < ranges.length; i++) {
+      for (let j = i + 1; j <= i + LOOKAHEAD && j < ranges.length; j++) if (!ahead.has(j)) ahead.set(j, read(j));
+      let current = ahead.get(i)!;
+      ahead.delete(i);
+      for (;;) {
+        const page = await current;
+        if (this.closed) return;
+        if (page.count === 0) break;
+        if (page.hasMore) current = loaders.page(rulesId, bucket, page.nextAfter, ranges[i]!.upTo);
+        yield page.line;
+        if (!page.hasMore) break;
+      }
     }
   }
 }

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { BucketState } from '@/lib/sync/storage';
-import { planDiff, planInitial, type CheckpointPlan, type StreamState } from '../plan';
+import { planDiff, planInitial, splitRange, type CheckpointPlan, type StreamState } from '../plan';
 
 const state = (lastOpId: number, checksum = lastOpId * 7): BucketState => ({ lastOpId, checksum, count: lastOpId, compactedOpId: 0 });
 
@@ -112,6 +112,24 @@ describe('plans over random histories (property)', () => {
         }
       }),
       { numRuns: 500 },
+    );
+  });
+});
+
+describe('splitRange', () => {
+  it('keeps small sends whole and cuts large ones into consecutive ranges covering exactly (after, end]', () => {
+    expect(splitRange(0, 100, 100, 2000)).toEqual([{ after: 0, upTo: 100 }]);
+    fc.assert(
+      fc.property(fc.nat({ max: 10_000_000 }), fc.nat({ max: 10_000_000 }), fc.nat({ max: 500_000 }), fc.integer({ min: 1, max: 5000 }), (after, span, ops, maxOps) => {
+        const ranges = splitRange(after, after + span, ops, maxOps);
+        expect(ranges[0]!.after).toBe(after);
+        expect(ranges.at(-1)!.upTo).toBe(after + span);
+        expect(ranges.length).toBeLessThanOrEqual(16);
+        ranges.forEach((r, i) => {
+          expect(r.upTo).toBeGreaterThan(r.after - (span === 0 ? 1 : 0));
+          if (i > 0) expect(r.after).toBe(ranges[i - 1]!.upTo);
+        });
+      }),
     );
   });
 });
