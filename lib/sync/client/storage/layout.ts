@@ -10,9 +10,12 @@ import type { SqlDatabase } from '../db/database';
  *   every op stored up to it, and the op count (for progress).
  * - ls_oplog: per bucket, the latest PUT of each row it holds (superseded ops are dropped on
  *   arrival; their checksums live on in ls_buckets.checksum). Keyed (table, row id, bucket), so
- *   "which buckets hold this row" is one index range.
+ *   "which buckets hold this row" is one index range. There is no index by bucket: dropping or
+ *   clearing a bucket (rare) scans, which keeps every insert of a large download cheaper.
  * - ls_touched: rows whose oplog entries changed since the last applied checkpoint (duplicates
  *   allowed: appending is cheaper than a unique insert); the next apply recomputes exactly these.
+ * - ls_bulk: tables whose store was empty when ops for them arrived (a first sync): their rows are
+ *   not listed in ls_touched; the next apply fills the store from the oplog in one statement.
  */
 export const LAYOUT_VERSION = 1;
 
@@ -35,8 +38,8 @@ CREATE TABLE IF NOT EXISTS ls_oplog (
   data TEXT NOT NULL,
   PRIMARY KEY (tbl, row_id, bucket)
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS ls_oplog_bucket ON ls_oplog (bucket);
 CREATE TABLE IF NOT EXISTS ls_touched (tbl TEXT NOT NULL, row_id TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS ls_bulk (tbl TEXT PRIMARY KEY NOT NULL) WITHOUT ROWID;
 `;
 
 /** Creates the client's tables, or empties a database of another layout first. */

@@ -1,5 +1,6 @@
 import { addChecksums } from '@/lib/sync/protocol';
 import type { SqlDatabase } from '../db/database';
+import { quoteIdent, storeTableOf } from './layout';
 import type { PreparedPage } from './pages';
 
 /** A bucket as stored: how far it is downloaded and the checksum of what was downloaded. */
@@ -21,8 +22,22 @@ export function readBuckets(db: SqlDatabase): Map<string, LocalBucket> {
 
 /** Marks every row the bucket holds as touched and forgets them (the next apply recomputes them). */
 function forgetRows(db: SqlDatabase, bucket: string): void {
-  db.run('INSERT INTO ls_touched (tbl, row_id) SELECT tbl, row_id FROM ls_oplog WHERE bucket = ?', [bucket]);
+  db.run('INSERT INTO ls_touched (tbl, row_id) SELECT tbl, row_id FROM ls_oplog WHERE bucket = ? AND tbl NOT IN (SELECT tbl FROM ls_bulk)', [bucket]);
   db.run('DELETE FROM ls_oplog WHERE bucket = ?', [bucket]);
+}
+
+/**
+ * Puts the tables of a page whose store is empty (or missing) in bulk mode (storage/layout.ts):
+ * their rows need no ls_touched entries, because the next apply rebuilds them from the oplog.
+ */
+function markBulkTables(db: SqlDatabase, tables: ReadonlySet<string>): void {
+  for (const table of tables) {
+    if (db.get('SELECT 1 AS x FROM ls_bulk WHERE tbl = ?', [table])) continue;
+    const store = quoteIdent(storeTableOf(table));
+    const exists = db.get("SELECT 1 AS x FROM sqlite_schema WHERE type = 'table' AND name = ?", [storeTableOf(table)]);
+    if (exists && db.get(`SELECT 1 AS x FROM ${store} LIMIT 1`)) continue;
+    db.run('INSERT INTO ls_bulk (tbl) VALUES (?)', [table]);
+  }
 }
 
 /** Deletes buckets the user no longer has. Their rows leave the store tables at the next apply. */
@@ -53,9 +68,10 @@ export function upsertBuckets(db: SqlDatabase, buckets: ReadonlyArray<{ bucket: 
  */
 export function storePage(db: SqlDatabase, page: PreparedPage, bucket: LocalBucket): void {
   if (page.cleared) forgetRows(db, page.bucket);
+  markBulkTables(db, page.tables);
   if (page.removeCount > 0) {
     db.run('DELETE FROM ls_oplog WHERE (tbl, row_id, bucket) IN (SELECT value ->> 0, value ->> 1, ?2 FROM json_each(?1))', [page.removes, page.bucket]);
-    db.run('INSERT INTO ls_touched (tbl, row_id) SELECT value ->> 0, value ->> 1 FROM json_each(?)', [page.removes]);
+    db.run('INSERT INTO ls_touched (tbl, row_id) SELECT value ->> 0, value ->> 1 FROM json_each(?) WHERE value ->> 0 NOT IN (SELECT tbl FROM ls_bulk)', [page.removes]);
   }
   if (page.putCount > 0) {
     db.run(
@@ -64,7 +80,7 @@ export function storePage(db: SqlDatabase, page: PreparedPage, bucket: LocalBuck
        ON CONFLICT (tbl, row_id, bucket) DO UPDATE SET op_id = excluded.op_id, data = excluded.data`,
       [page.puts, page.bucket],
     );
-    db.run('INSERT INTO ls_touched (tbl, row_id) SELECT value ->> 0, value ->> 1 FROM json_each(?)', [page.puts]);
+    db.run('INSERT INTO ls_touched (tbl, row_id) SELECT value ->> 0, value ->> 1 FROM json_each(?) WHERE value ->> 0 NOT IN (SELECT tbl FROM ls_bulk)', [page.puts]);
   }
   const checksum = page.cleared ? page.checksum : addChecksums(bucket.checksum, page.checksum);
   const opCount = bucket.opCount + page.opCount;

@@ -1,4 +1,5 @@
-import { addChecksums, opChecksum, type DataLine } from '@/lib/sync/protocol';
+import { addChecksums, type DataLine } from '@/lib/sync/protocol';
+import { fastOpChecksum } from './checksum';
 
 /**
  * A data line reduced to what storage writes: the last op of each row (earlier ops of the same
@@ -22,6 +23,8 @@ export interface PreparedPage {
   removes: string;
   removeCount: number;
   opCount: number;
+  /** The tables of the rows in `puts` and `removes`. */
+  tables: Set<string>;
   /** Ops whose wire checksum does not match their content. */
   corrupt: number;
 }
@@ -40,7 +43,7 @@ export function preparePage(line: DataLine): PreparedPage {
         const table = op.table ?? '';
         const rowId = op.row_id ?? '';
         const data = op.op === 'PUT' ? (op.data ?? '') : null;
-        const local = opChecksum(op.op, table, rowId, data);
+        const local = fastOpChecksum(op.op, table, rowId, data);
         if (local !== op.checksum || op.table === null || op.row_id === null) corrupt++;
         checksum = addChecksums(checksum, local);
         const key = `${table}\u0000${rowId}`;
@@ -59,7 +62,9 @@ export function preparePage(line: DataLine): PreparedPage {
   }
   const puts: unknown[] = [];
   const removes: unknown[] = [];
+  const tables = new Set<string>();
   for (const last of latest.values()) {
+    tables.add(last.table);
     if (last.op === 'PUT') puts.push([last.table, last.rowId, last.opId, last.data]);
     else removes.push([last.table, last.rowId]);
   }
@@ -74,6 +79,7 @@ export function preparePage(line: DataLine): PreparedPage {
     removes: JSON.stringify(removes),
     removeCount: removes.length,
     opCount: line.ops.length,
+    tables,
     corrupt,
   };
 }

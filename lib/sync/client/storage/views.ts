@@ -38,6 +38,7 @@ export function dropUnsyncedStores(db: SqlDatabase, schemaTables: readonly strin
     if (table === undefined || schemaTables.includes(table)) continue;
     if (db.get('SELECT 1 AS x FROM ls_oplog WHERE tbl = ? LIMIT 1', [table])) continue;
     if (db.get('SELECT 1 AS x FROM ls_touched WHERE tbl = ? LIMIT 1', [table])) continue;
+    if (db.get('SELECT 1 AS x FROM ls_bulk WHERE tbl = ?', [table])) continue;
     db.run(`DROP TABLE ${quoteIdent(name)}`);
     dropped.push(table);
   }
