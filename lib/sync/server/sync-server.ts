@@ -29,6 +29,8 @@ export interface SyncServerOptions {
   storagePoolSize?: number;
   /** Shared checkpoint rounds for idle streams (default true); see SyncHubOptions.rounds. */
   checkpointRounds?: boolean;
+  /** How long a request waits for bucket storage before it is answered 503 (default 10 s). */
+  readyTimeoutMs?: number;
 }
 
 export const DEFAULT_PAGE: PageLimits = { maxOps: 2_000, maxBytes: 1024 * 1024 };
@@ -65,6 +67,7 @@ export class SyncServer {
       keepaliveMs: options.keepaliveMs ?? DEFAULT_KEEPALIVE_MS,
       page: { ...DEFAULT_PAGE, ...options.page },
       rounds: options.checkpointRounds ?? true,
+      ...(options.readyTimeoutMs === undefined ? {} : { readyTimeoutMs: options.readyTimeoutMs }),
     });
   }
 
