@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { defineConfig, devices } from '@playwright/test';
 
@@ -49,6 +50,10 @@ export default defineConfig({
       LOCKSTEP_DATABASE_NAME: 'lockstep_e2e',
       LOCKSTEP_RESET_DATABASE: '1',
       NEXT_TELEMETRY_DISABLED: '1',
+      // A production build refuses to sign sessions or sync tokens without configured secrets.
+      NEXTAUTH_URL: `http://127.0.0.1:${port}`,
+      NEXTAUTH_SECRET: process.env.NEXTAUTH_SECRET ?? randomBytes(32).toString('base64url'),
+      SYNC_JWT_SECRET: process.env.SYNC_JWT_SECRET ?? randomBytes(32).toString('base64url'),
     },
   },
 });

@@ -10,7 +10,8 @@ import path from 'node:path';
 
 /** The directory secrets are kept in: LOCKSTEP_DATA_DIR, else `.data` under the working directory. */
 export function localDataDir(env: Readonly<Record<string, string | undefined>> = process.env): string {
-  return path.resolve(env.LOCKSTEP_DATA_DIR ?? '.data');
+  // Runtime paths, not assets: keep the bundler's file tracing out of them.
+  return path.resolve(/*turbopackIgnore: true*/ env.LOCKSTEP_DATA_DIR ?? '.data');
 }
 
 /**
@@ -23,7 +24,7 @@ export function localDataDir(env: Readonly<Record<string, string | undefined>> =
  */
 export function localSecret(name: string, dir: string = localDataDir()): string {
   if (!/^[a-z0-9-]+$/.test(name)) throw new Error(`local secret name "${name}" must be lower-case letters, digits and dashes`);
-  const file = path.join(dir, name);
+  const file = path.join(/*turbopackIgnore: true*/ dir, name);
   const existing = readSecret(file);
   if (existing) return existing;
   fs.mkdirSync(dir, { recursive: true });
