@@ -16,6 +16,8 @@ import type { SqlDatabase } from '../db/database';
  *   allowed: appending is cheaper than a unique insert); the next apply recomputes exactly these.
  * - ls_bulk: tables whose store was empty when ops for them arrived (a first sync): their rows are
  *   not listed in ls_touched; the next apply fills the store from the oplog in one statement.
+ * - ls_requests: writes made for other tabs, by request key, so a write retried after the leader
+ *   tab changed is applied once (kept an hour).
  */
 export const LAYOUT_VERSION = 1;
 
@@ -40,6 +42,7 @@ CREATE TABLE IF NOT EXISTS ls_oplog (
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS ls_touched (tbl TEXT NOT NULL, row_id TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS ls_bulk (tbl TEXT PRIMARY KEY NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS ls_requests (key TEXT PRIMARY KEY NOT NULL, result TEXT NOT NULL, at INTEGER NOT NULL) WITHOUT ROWID;
 `;
 
 /** Creates the client's tables, or empties a database of another layout first. */

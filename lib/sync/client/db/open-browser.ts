@@ -1,0 +1,76 @@
+import type { Sqlite3Static } from '@sqlite.org/sqlite-wasm';
+import { ClientErrorCode, SyncClientError } from '../errors';
+import type { ClientLogger } from '../log';
+import type { StorageKind } from '../status';
+import { WasmSqlDatabase } from './wasm-database';
+
+export interface OpenedBrowserDatabase {
+  db: WasmSqlDatabase;
+  storage: StorageKind;
+  /** Why the database is in memory although OPFS was asked for. */
+  warning: string | null;
+}
+
+/** The pool's VFS name and OPFS directory: one per app origin. */
+const VFS_NAME = 'lockstep-sahpool';
+const VFS_DIRECTORY = '.lockstep-sahpool';
+
+/**
+ * Loads sqlite-wasm from `sqliteBase` (the files scripts/copy-sqlite-wasm.ts puts in public/;
+ * bundlers cannot bundle sqlite-wasm, so the import is hidden from them) and opens `dbName` with
+ * the opfs-sahpool VFS: persistent, no COOP/COEP headers needed, one connection at a time (the
+ * leader tab's worker). Without OPFS it opens an in-memory database and says why.
+ *
+ * Runs in a dedicated worker only (OPFS sync access handles exist only there).
+ */
+export async function openBrowserDatabase(options: { sqliteBase: string; dbName: string; storage: 'opfs' | 'memory'; log: ClientLogger }): Promise<OpenedBrowserDatabase> {
+  const sqlite3 = await loadSqlite(options.sqliteBase);
+  const memory = (warning: string | null): OpenedBrowserDatabase => ({ db: configure(new WasmSqlDatabase(sqlite3, new sqlite3.oo1.DB(':memory:', 'c')), false), storage: 'memory', warning });
+  if (options.storage === 'memory') return memory(null);
+  const unsupported = opfsUnsupported();
+  if (unsupported) {
+    options.log.warn('OPFS is not available: the database is in memory and is lost on reload', { reason: unsupported });
+    return memory(unsupported);
+  }
+  // The previous leader tab's worker may still hold the pool's access handles for a moment.
+  const deadline = Date.now() + 10_000;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const pool = await sqlite3.installOpfsSAHPoolVfs({ name: VFS_NAME, directory: VFS_DIRECTORY, initialCapacity: 6, preserveOnInitFailure: true, forceReinitIfPreviouslyFailed: true } as Parameters<Sqlite3Static['installOpfsSAHPoolVfs']>[0]);
+      const db = new pool.OpfsSAHPoolDb(`/${options.dbName}.sqlite3`);
+      return { db: configure(new WasmSqlDatabase(sqlite3, db), true), storage: 'opfs-sahpool', warning: null };
+    } catch (error: unknown) {
+      const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+      if (Date.now() > deadline) {
+        options.log.error('could not open the OPFS database: using memory (data is lost on reload)', { error: message, attempts: attempt });
+        return memory(`OPFS could not be opened: ${message}`);
+      }
+      options.log.debug('OPFS pool busy, retrying', { error: message, attempt });
+      await new Promise((resolve) => setTimeout(resolve, Math.min(1_000, 100 * attempt)));
+    }
+  }
+}
+
+async function loadSqlite(base: string): Promise<Sqlite3Static> {
+  const url = new URL(`${base.replace(/\/?$/, '/')}index.mjs`, self.location.href).href;
+  try {
+    const module = (await import(/* webpackIgnore: true */ /* turbopackIgnore: true */ url)) as { default: () => Promise<Sqlite3Static> };
+    return await module.default();
+  } catch (error: unknown) {
+    throw new SyncClientError(ClientErrorCode.sqliteLoad, `Could not load sqlite-wasm from ${url}: ${error instanceof Error ? error.message : String(error)}. Run \`tsx scripts/copy-sqlite-wasm.ts\` (predev/prebuild) so public/sqlite holds its files.`, { cause: error });
+  }
+}
+
+function opfsUnsupported(): string | null {
+  const g = globalThis as { FileSystemHandle?: unknown; FileSystemSyncAccessHandle?: unknown; navigator?: { storage?: { getDirectory?: unknown } } };
+  if (typeof g.navigator?.storage?.getDirectory !== 'function') return 'navigator.storage.getDirectory is missing (OPFS not supported, or not a secure context)';
+  if (typeof g.FileSystemSyncAccessHandle === 'undefined') return 'FileSystemSyncAccessHandle is missing (OPFS sync access handles need a dedicated worker in a recent browser)';
+  return null;
+}
+
+/** Settings for a database the sync client writes in large transactions. */
+function configure(db: WasmSqlDatabase, persistent: boolean): WasmSqlDatabase {
+  // The SAH pool has no WAL (no shared memory); TRUNCATE avoids deleting the journal per commit.
+  db.script(`PRAGMA cache_size = -32768; PRAGMA temp_store = MEMORY;${persistent ? ' PRAGMA journal_mode = TRUNCATE; PRAGMA synchronous = NORMAL;' : ''}`);
+  return db;
+}

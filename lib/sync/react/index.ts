@@ -1,0 +1,8 @@
+'use client';
+
+/** React bindings of the sync client: <SyncProvider>, useLiveQuery, useSyncStatus. */
+export { SyncProvider, type SyncProviderProps } from './provider';
+export { useLiveQuery, type DrizzleQuery, type LiveQueryResult } from './use-live-query';
+export { useSyncStatus } from './use-sync-status';
+export { useSyncClient, useSyncDatabase } from './context';
+export { syncDatabase, type SyncDatabase } from './drizzle';
