@@ -101,6 +101,19 @@ describe('sync stream: lifecycle', () => {
     await poll(async () => (f.server.streamCount === before ? true : undefined), 1_000, 'the stream to be freed');
   });
 
+  it('cuts off a client that stops reading once its token has expired', async () => {
+    const before = f.server.streamCount;
+    const client = await f.open(await f.token(dave, { ttlSeconds: 2 }), { client_id: 'dave-stuck' });
+    await client.next('data');
+    client.pause();
+    const started = Date.now();
+    // 2 s of token, then 5 s of grace to reach a page boundary; then the server lets go.
+    await poll(async () => (f.server.streamCount === before ? true : undefined), 9_000, 'the stream to be cut off');
+    expect(Date.now() - started).toBeGreaterThan(1_500);
+    client.resume();
+    await client.finished;
+  }, 15_000);
+
   it('serves many concurrent streams from one LISTEN connection and a handful of queries per checkpoint', async () => {
     const who = [f.users.alice, f.users.bob, f.users.carol];
     const clients = await Promise.all(Array.from({ length: 60 }, async (_, i) => ({ user: who[i % 3]!, client: await f.open(await f.token(who[i % 3]!), { client_id: `many-${i}` }), replica: new Replica() })));

@@ -40,6 +40,12 @@ async function serve(handler: FetchHandler, req: IncomingMessage, res: ServerRes
     return;
   }
   const reader = response.body.getReader();
+  // Settles when the body ends or errors; an erroring body (a stream cut off) must not wait for a
+  // drain that a client which stopped reading never gives.
+  const ended = reader.closed.then(
+    () => undefined,
+    () => undefined,
+  );
   const cancel = () => void reader.cancel().catch(() => {});
   abort.signal.addEventListener('abort', cancel, { once: true });
   try {
@@ -47,7 +53,7 @@ async function serve(handler: FetchHandler, req: IncomingMessage, res: ServerRes
       const { done, value } = await reader.read();
       if (done) break;
       if (res.destroyed) return cancel();
-      if (!res.write(value)) await drained(res);
+      if (!res.write(value)) await Promise.race([drained(res), ended]);
     }
     res.end();
   } catch {

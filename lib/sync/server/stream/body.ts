@@ -18,6 +18,19 @@ export function sessionBody(session: StreamSession, signal?: AbortSignal): Reada
 
   return new ReadableStream<Uint8Array>(
     {
+      start(controller) {
+        // A stream cut off (token expired, client not reading): error the body, so the HTTP
+        // layer drops the connection instead of waiting for a reader that never comes.
+        session.terminate = () => {
+          detach();
+          onAbort();
+          try {
+            controller.error(new Error('sync stream cut off: the token expired and the client is not reading'));
+          } catch {
+            // Already closed.
+          }
+        };
+      },
       async pull(controller) {
         let result: IteratorResult<string, void>;
         try {

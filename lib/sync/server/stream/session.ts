@@ -20,6 +20,13 @@ const FLUSH_BYTES = 64 * 1024;
  */
 const LOOKAHEAD = 1;
 
+/**
+ * After the token expires, a stream still sending gets this long to reach a page boundary and end
+ * (the client must read for that); then it is cut off, so a client that stopped reading cannot
+ * keep a stream past its token.
+ */
+const EXPIRY_GRACE_MS = 5_000;
+
 /** setTimeout's longest delay (about 24.8 days); longer token lifetimes re-arm the timer. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
@@ -48,6 +55,8 @@ export class StreamSession implements HubSubscriber {
   private expired = false;
   private busy = true;
   private expiryTimer: NodeJS.Timeout | undefined;
+  /** Set by the response body: ends the HTTP response at once (see EXPIRY_GRACE_MS). */
+  terminate: (() => void) | undefined;
   private unsubscribe: (() => void) | undefined;
   private keepaliveRound: number;
   private rules: ActiveRules | null = null;
@@ -178,7 +187,12 @@ export class StreamSession implements HubSubscriber {
       this.expired = true;
       return;
     }
-    this.expiryTimer = setTimeout(() => (left > MAX_TIMER_MS ? this.armExpiry() : ((this.expired = true), this.wake())), Math.min(left, MAX_TIMER_MS));
+    this.expiryTimer = setTimeout(() => {
+      if (left > MAX_TIMER_MS) return this.armExpiry();
+      this.expired = true;
+      this.wake();
+      this.expiryTimer = setTimeout(() => this.terminate?.(), EXPIRY_GRACE_MS);
+    }, Math.min(left, MAX_TIMER_MS));
   }
 
   private secondsLeft(): number {
@@ -215,8 +229,8 @@ export class StreamSession implements HubSubscriber {
         if (!plan && this.rules && (this.state === null || this.hub.settledOpId() > this.state.lastOpId)) plan = await this.plan(this.rules, positions);
         if (this.closed) return;
         if (plan) {
-          if (plan.changed) yield* this.send(this.rules!, plan, this.state === null, pages);
-          this.state = plan.next;
+          const sent = plan.changed ? yield* this.send(this.rules!, plan, this.state === null, pages) : true;
+          if (sent) this.state = plan.next;
           continue;
         }
         if (this.keepaliveRound !== this.hub.keepaliveRound) {
@@ -254,9 +268,10 @@ export class StreamSession implements HubSubscriber {
   /**
    * The checkpoint (or diff) line, each priority's data, and the completion lines. Lines are
    * gathered up to FLUSH_BYTES before they are handed on, so a small change reaches each client in
-   * one write instead of five.
+   * one write instead of five. Returns false when cut short (closed, or the token expired): the
+   * client then has part of the checkpoint, which it never applies without checkpoint_complete.
    */
-  private async *send(rules: ActiveRules, plan: CheckpointPlan, initial: boolean, pages?: ReadonlyMap<string, Promise<EncodedPage>>): AsyncGenerator<string, void, undefined> {
+  private async *send(rules: ActiveRules, plan: CheckpointPlan, initial: boolean, pages?: ReadonlyMap<string, Promise<EncodedPage>>): AsyncGenerator<string, boolean, undefined> {
     const { lastOpId, writeCheckpoint } = plan.next;
     let pending = initial
       ? encode.checkpointLine(lastOpId, writeCheckpoint, rules.tag, plan.buckets)
@@ -275,10 +290,14 @@ export class StreamSession implements HubSubscriber {
           }
         }
       }
-      if (this.closed) return;
+      if (this.closed || this.expired) {
+        if (pending && !this.closed) yield pending;
+        return false;
+      }
       if (i < plan.groups.length - 1) pending += encode.partialCheckpointCompleteLine(lastOpId, group.priority);
     }
     yield pending + encode.checkpointCompleteLine(lastOpId);
+    return true;
   }
 
   /**
@@ -298,7 +317,7 @@ export class StreamSession implements HubSubscriber {
       ahead.delete(i);
       for (;;) {
         const page = await current;
-        if (this.closed) return;
+        if (this.closed || this.expired) return;
         if (page.count === 0) break;
         if (page.hasMore) current = loaders.page(rulesId, bucket, page.nextAfter, ranges[i]!.upTo);
         yield page.line;
