@@ -6,6 +6,7 @@ import { ClientErrorCode, deserializeError, SyncClientError, type SerializedErro
 import type { LogLevel } from '../log';
 import type { SyncStatus } from '../status';
 import type { CallMessage, CallMethod, TabMessage, WorkerInit, WorkerReply } from '../worker/messages';
+import { spawnDatabaseWorker } from '../worker/spawn';
 
 export interface BrowserSyncClientOptions {
   schema: ClientSchema;
@@ -178,7 +179,7 @@ export class BrowserSyncClient implements SyncClient {
   }
 
   private startWorker(): void {
-    const worker = this.options.createWorker?.() ?? new Worker(new URL('../worker/database.worker.ts', import.meta.url), { type: 'module', name: `lockstep-${this.dbName}` });
+    const worker = this.options.createWorker?.() ?? spawnDatabaseWorker();
     this.worker = worker;
     worker.addEventListener('message', (event: MessageEvent<WorkerReply>) => this.onWorkerMessage(event.data));
     worker.addEventListener('error', (event) => {
