@@ -4,7 +4,8 @@
  */
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { compileSyncRules, generateSyncArtifacts } from '@/lib/sync/config';
+import { compileSyncRules } from '@/lib/sync/config';
+import { generateSyncArtifacts } from '@/lib/sync/config/generate/generate';
 
 async function main(): Promise<void> {
   const root = process.cwd();

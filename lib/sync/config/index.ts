@@ -26,5 +26,5 @@ export type { ParameterEntry } from './evaluate/parameter-evaluator';
 export { PARAMETER_ENTRY_INVALID } from './evaluate/token-resolver';
 export type { BucketGrant, ParameterLookup } from './evaluate/token-resolver';
 export { bucketIdOf, lookupKey } from './evaluate/lookup-key';
-export { generateSyncArtifacts, GENERATED_PATHS } from './generate/generate';
-export type { GenerateResult } from './generate/generate';
+// The file-writing generator (npm run sync:generate) is imported from './generate/generate'
+// directly: kept out of this index so route handlers do not bundle filesystem code.
