@@ -9,7 +9,7 @@ import os from 'node:os';
 import { benchReplicator } from './replicator';
 
 const quick = process.argv.includes('--quick');
-const scripts = ['bench/row-evaluator.ts', 'bench/storage.ts'];
+const scripts = ['bench/row-evaluator.ts', 'bench/storage.ts', 'bench/stream.ts', 'bench/client.ts'].filter((file) => fs.existsSync(file));
 for (const script of scripts) {
   console.log(`\n== ${script}`);
   const result = spawnSync(process.execPath, ['--import', 'tsx', script, ...(quick ? ['--quick'] : [])], { stdio: 'inherit' });
