@@ -8,6 +8,10 @@ import type { BackoffOptions } from './sync/backoff';
 import { SyncEngine } from './sync/engine';
 import type { TokenFetcher } from './sync/token';
 import type { UploadQueue } from './upload-queue';
+import { beginLocalTransaction, dismissRejected, endLocalTransaction, queueEntries, rejectedWrites, type QueueEntry, type RejectedWrite } from './writes/queue-store';
+import { installWriteTriggers } from './writes/triggers';
+import { UploadLoop, type UploadFunction } from './writes/upload-loop';
+import { randomUuid } from './writes/uuid';
 
 export interface SyncCoreOptions {
   db: SqlDatabase;
@@ -16,12 +20,26 @@ export interface SyncCoreOptions {
   baseUrl: string;
   fetchToken: TokenFetcher;
   fetch?: typeof fetch;
+  /**
+   * Where local transactions are uploaded (docs/writes.md): in the app, the uploadTransaction
+   * server action. Without it, local writes stay queued until a client with one opens the database.
+   */
+  upload?: UploadFunction;
+  /** Called when the server rejected a local transaction (it was undone and kept in ls_rejected). */
+  onUploadRejected?(rejected: RejectedWrite): void;
+  /** Replaces the built-in upload queue (tests of the download side). */
   uploadQueue?: UploadQueue;
   backoff?: BackoffOptions;
   tokenMarginMs?: number;
   idleTimeoutMs?: number;
   log?: ClientLogger;
   storage?: { kind: StorageKind; warning: string | null };
+}
+
+/** One statement of a local transaction. */
+export interface SqlStatement {
+  sql: string;
+  params?: SqlParams;
 }
 
 /** The result of execute(). */
@@ -44,18 +62,30 @@ export interface ExecuteResult {
 export class SyncCore {
   readonly store: LocalStore;
   readonly engine: SyncEngine;
+  /** The upload queue and its loop (docs/writes.md#the-client-half). */
+  readonly uploads: UploadLoop;
   private readonly tableListeners = new Set<(tables: string[]) => void>();
   private readonly statusListeners = new Set<(status: SyncStatus) => void>();
 
   private constructor(private readonly options: SyncCoreOptions) {
     const log = options.log ?? silentLogger;
     this.store = LocalStore.open(options.db, options.schema, log);
+    installWriteTriggers(options.db, options.schema);
+    this.uploads = new UploadLoop({
+      db: options.db,
+      clientId: this.store.clientId,
+      ...(options.upload ? { upload: options.upload } : {}),
+      ...(options.backoff ? { backoff: options.backoff } : {}),
+      log,
+      onTablesChanged: (tables) => this.tablesChanged(tables),
+      ...(options.onUploadRejected ? { onRejected: options.onUploadRejected } : {}),
+    });
     this.engine = new SyncEngine({
       store: this.store,
       baseUrl: options.baseUrl,
       fetchToken: options.fetchToken,
       ...(options.fetch ? { fetch: options.fetch } : {}),
-      ...(options.uploadQueue ? { uploadQueue: options.uploadQueue } : {}),
+      uploadQueue: options.uploadQueue ?? this.uploads,
       ...(options.backoff ? { backoff: options.backoff } : {}),
       ...(options.tokenMarginMs !== undefined ? { tokenMarginMs: options.tokenMarginMs } : {}),
       ...(options.idleTimeoutMs !== undefined ? { idleTimeoutMs: options.idleTimeoutMs } : {}),
@@ -80,11 +110,15 @@ export class SyncCore {
     return this.engine.status;
   }
 
+  /** Starts syncing, and uploading when an upload function was given. */
   start(): void {
     this.engine.start();
+    this.uploads.start();
   }
 
+  /** Stops syncing and uploading (the queue stays in the database). */
   stop(): Promise<void> {
+    this.uploads.stop();
     return this.engine.stop();
   }
 
@@ -98,12 +132,60 @@ export class SyncCore {
     return this.options.db.values(sql, params);
   }
 
-  /** Runs a writing statement and tells listeners of the tables it wrote. */
+  /**
+   * Runs a writing statement as one local transaction: writes to client tables change the local
+   * rows at once, enter the upload queue as one entry, and listeners of the tables are told.
+   */
   execute(sql: string, params?: SqlParams): ExecuteResult {
-    const tables = this.tablesWrittenBy(sql);
-    const changes = this.options.db.run(sql, params);
-    if (tables.length > 0) this.tablesChanged(tables);
-    return { changes, tables };
+    return this.executeBatch([{ sql, params }]);
+  }
+
+  /**
+   * Runs statements in ONE local transaction (all or nothing): one upload-queue entry, uploaded
+   * and applied on the server as one Postgres transaction.
+   *
+   * @example
+   *   core.executeBatch([
+   *     { sql: 'INSERT INTO todos (id, list_id, description, completed, created_at) VALUES (?, ?, ?, 0, ?)', params: [id, listId, 'Tea', now] },
+   *     { sql: 'UPDATE lists SET name = ? WHERE id = ?', params: ['Shopping', listId] },
+   *   ]);
+   */
+  executeBatch(statements: readonly SqlStatement[]): ExecuteResult {
+    const { db } = this.options;
+    const txId = randomUuid();
+    const tables = new Set<string>();
+    let queued = false;
+    const run = () => {
+      beginLocalTransaction(db, txId);
+      let changes = 0;
+      for (const s of statements) {
+        for (const t of this.tablesWrittenBy(s.sql)) tables.add(t);
+        changes += db.run(s.sql, s.params);
+      }
+      queued = endLocalTransaction(db, txId, Date.now());
+      return changes;
+    };
+    const changes = db.inTransaction ? run() : db.transaction(run);
+    if (tables.size > 0) this.tablesChanged([...tables]);
+    if (queued) this.uploads.poke();
+    return { changes, tables: [...tables] };
+  }
+
+  /** Transactions the server rejected, newest first (until dismissed). */
+  rejectedWrites(): RejectedWrite[] {
+    return rejectedWrites(this.options.db);
+  }
+
+  /** Forgets rejected transactions (all, or those ids) once the app has shown them. */
+  dismissRejected(ids?: readonly string[]): number {
+    const n = dismissRejected(this.options.db, ids);
+    if (n > 0) this.uploads.poke();
+    return n;
+  }
+
+  /** The upload queue's entries, oldest first (for tests and debugging). */
+  uploadQueue(): QueueEntry[] {
+    return queueEntries(this.options.db);
   }
 
   /** The client tables (views, or the tables behind them) a query reads. */
@@ -128,7 +210,7 @@ export class SyncCore {
 
   /** Stops syncing and closes the database. */
   async close(): Promise<void> {
-    await this.engine.stop();
+    await this.stop();
     this.options.db.close();
   }
 

@@ -20,6 +20,8 @@ export interface SyncStatus {
   downloading: boolean;
   /** Local writes are being uploaded. */
   uploading: boolean;
+  /** Local transactions not yet confirmed by a checkpoint (queued, uploading, or acknowledged). */
+  pendingUploads: number;
   /** A checkpoint has been applied to this database, now or in an earlier session. */
   hasSynced: boolean;
   /** When the last checkpoint was applied (ms since the epoch). */
@@ -46,6 +48,7 @@ export function initialStatus(storage: StorageKind, storageWarning: string | nul
     connecting: false,
     downloading: false,
     uploading: false,
+    pendingUploads: 0,
     hasSynced: false,
     lastSyncedAt: null,
     downloadProgress: null,

@@ -1,3 +1,5 @@
+import type { SerializedError } from './errors';
+
 /**
  * The seam between downloads and the upload queue (the queue itself is built separately).
  *
@@ -19,6 +21,10 @@ export interface UploadQueue {
    * checkpoint that was held back can be applied. Returns an unsubscribe function.
    */
   subscribe(listener: () => void): () => void;
+  /** Local transactions not yet confirmed by a checkpoint (shown as `pendingUploads`). */
+  readonly pendingCount?: number;
+  /** The last upload's error, null once an upload went through (shown as `uploadError`). */
+  readonly lastError?: SerializedError | null;
   /** Called after a checkpoint was applied, in the same thread (e.g. to drop acknowledged entries). */
   checkpointApplied?(writeCheckpoint: string | null): void;
 }

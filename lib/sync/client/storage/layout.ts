@@ -18,6 +18,13 @@ import type { SqlDatabase } from '../db/database';
  *   not listed in ls_touched; the next apply fills the store from the oplog in one statement.
  * - ls_requests: writes made for other tabs, by request key, so a write retried after the leader
  *   tab changed is applied once (kept an hour).
+ * - ls_upload_queue / ls_upload_ops: the upload queue (docs/writes.md#the-client-half): one entry
+ *   per local transaction (its uuid, order, state `pending` → `acked` with the write checkpoint
+ *   the server returned), and its ops in order. ls_upload_current holds the id of the local
+ *   transaction being written (the view triggers read it; empty outside a local transaction).
+ * - ls_server_rows: the server's copy of each row written locally since the last checkpoint was
+ *   applied (data NULL: the row did not exist), so a rejected transaction can be undone at once.
+ * - ls_rejected: transactions the server refused, with its error, until the app clears them.
  */
 export const LAYOUT_VERSION = 1;
 
@@ -43,6 +50,31 @@ CREATE TABLE IF NOT EXISTS ls_oplog (
 CREATE TABLE IF NOT EXISTS ls_touched (tbl TEXT NOT NULL, row_id TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS ls_bulk (tbl TEXT PRIMARY KEY NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS ls_requests (key TEXT PRIMARY KEY NOT NULL, result TEXT NOT NULL, at INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS ls_upload_queue (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  tx_id TEXT NOT NULL UNIQUE,
+  state TEXT NOT NULL DEFAULT 'pending',
+  write_checkpoint TEXT,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  created_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS ls_upload_ops (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  tx_id TEXT NOT NULL,
+  op TEXT NOT NULL,
+  tbl TEXT NOT NULL,
+  row_id TEXT NOT NULL,
+  data TEXT
+);
+CREATE INDEX IF NOT EXISTS ls_upload_ops_tx ON ls_upload_ops (tx_id);
+CREATE TABLE IF NOT EXISTS ls_upload_current (tx_id TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS ls_server_rows (tbl TEXT NOT NULL, row_id TEXT NOT NULL, data TEXT, PRIMARY KEY (tbl, row_id)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS ls_rejected (
+  tx_id TEXT PRIMARY KEY NOT NULL,
+  ops TEXT NOT NULL,
+  error TEXT NOT NULL,
+  rejected_at INTEGER NOT NULL
+) WITHOUT ROWID;
 `;
 
 /** Creates the client's tables, or empties a database of another layout first. */

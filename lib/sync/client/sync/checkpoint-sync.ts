@@ -207,6 +207,11 @@ export class CheckpointSync {
     }
     // The queue check awaited: a newer checkpoint may have started meanwhile; then this one is moot.
     if (this.target !== target) return { kind: 'held', lastOpId: target.lastOpId };
+    // …and a local write may have been queued meanwhile: ask again, synchronously this time.
+    if (this.uploadQueue.canApply(target.writeCheckpoint) === false) {
+      this.held = target;
+      return { kind: 'held', lastOpId: target.lastOpId };
+    }
     const at = this.now();
     const { db } = this.store;
     const tables = db.transaction(() => {

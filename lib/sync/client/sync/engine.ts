@@ -75,6 +75,7 @@ export class SyncEngine {
     const applied = options.store.applied();
     this.current = {
       ...initialStatus(options.storage?.kind ?? 'memory', options.storage?.warning ?? null),
+      pendingUploads: this.uploadQueue.pendingCount ?? 0,
       hasSynced: applied.appliedOpId !== null,
       lastSyncedAt: applied.lastSyncedAt,
       checkpoint: applied.appliedOpId === null ? null : { lastOpId: applied.appliedOpId, writeCheckpoint: applied.writeCheckpoint },
@@ -331,10 +332,14 @@ export class SyncEngine {
   }
 
   private async onQueueChanged(): Promise<void> {
-    this.update({ uploading: this.uploadQueue.uploading });
+    this.update(queueFields(this.uploadQueue));
     const outcome = await this.serialize(() => this.sync.retryHeld());
     if (outcome?.kind === 'applied') this.afterApply(outcome);
   }
+}
+
+function queueFields(queue: UploadQueue): Pick<SyncStatus, 'uploading' | 'pendingUploads' | 'uploadError'> {
+  return { uploading: queue.uploading, pendingUploads: queue.pendingCount ?? 0, uploadError: queue.lastError ?? null };
 }
 
 function flags(state: SyncState, uploading: boolean): Pick<SyncStatus, 'state' | 'connected' | 'connecting' | 'downloading' | 'uploading'> {
