@@ -1,15 +1,28 @@
 import type pg from 'pg';
 import { StorageErrorCode, storageError } from './errors';
+import { COPY_OPS, copyIn, OpsCopy } from './ops-copy';
 import { prepareBatch, type PreparedBatch } from './prepare-batch';
 import { rulesVersionNotFound } from './rules-versions';
-import { int8 } from './sql';
+import { int8, withTransaction } from './sql';
 import type { CommitBatch, CommitResult } from './types';
 
 /** The channel a NOTIFY '<rules_id>:<op_id>' is sent on for every checkpoint. */
 export const CHECKPOINT_CHANNEL = 'lockstep_checkpoint';
 
-/** lockstep.commit_batch (migrations/0002_commit_batch.sql) does the writing, in one round trip. */
-const COMMIT_BATCH = `SELECT refused, base_op_id, last_op_id, last_lsn FROM lockstep.commit_batch(${Array.from({ length: 29 }, (_, i) => `$${i + 1}`).join(', ')})`;
+const parameters = (count: number, from = 1) => Array.from({ length: count }, (_, i) => `$${i + from}`).join(', ');
+
+/** lockstep.commit_batch (migrations/0003_current_row_hashes.sql) does the writing, in one round trip. */
+const COMMIT_BATCH = `SELECT refused, last_op_id, last_lsn FROM lockstep.commit_batch(${parameters(30)})`;
+const TAKE_OP_IDS = 'SELECT refused, last_op_id, last_lsn::text AS last_lsn FROM lockstep.take_op_ids($1, $2, $3, $4)';
+/** Everything of a batch after its op ids: bucket totals, current rows, parameters, checkpoint. */
+export const WRITE_BATCH = `SELECT lockstep.write_batch(${parameters(30)})`;
+
+/**
+ * From this many ops on, a batch sends them with COPY (binary) between taking its op ids and
+ * writing the rest: several round trips instead of one, but Postgres no longer parses the ops out
+ * of JSON text, which costs more than the round trips for all but small batches.
+ */
+const COPY_OPS_FROM = 200;
 
 /**
  * Commits one batch of the replicator in ONE storage transaction: numbers its ops (consecutive
@@ -21,42 +34,79 @@ const COMMIT_BATCH = `SELECT refused, base_op_id, last_op_id, last_lsn FROM lock
  * followed by one with `checkpoint: true`. Readers are safe meanwhile: the stream reads up to
  * checkpoints, and checkpointState subtracts ops past the latest one.
  *
+ * `internal.copyOpsFrom` moves the point from which ops go by COPY (tests run both ways).
+ *
  * @example
  *   await commitBatch(pool, rulesId, { ops: [{ bucket: 'list["1"]', op: 'PUT', table: 'todos', rowId: 'a', data: '{"id":"a"}' }], lsn: '0/16B3748', checkpoint: true });
  */
-export async function commitBatch(pool: pg.Pool, rulesId: number, batch: CommitBatch): Promise<CommitResult> {
+export async function commitBatch(pool: pg.Pool, rulesId: number, batch: CommitBatch, internal: { copyOpsFrom?: number } = {}): Promise<CommitResult> {
   const p = prepareBatch(batch);
-  const n = p.ops.ops.length;
-  const { rows } = await pool.query<{ refused: string | null; base_op_id: string | null; last_op_id: string | null; last_lsn: string | null }>({
+  if (p.ops.ops.length >= (internal.copyOpsFrom ?? COPY_OPS_FROM)) return commitWithCopy(pool, rulesId, p);
+  const { rows } = await pool.query<{ refused: string | null; last_op_id: string | null; last_lsn: string | null }>({
     name: 'lockstep_commit_batch',
     text: COMMIT_BATCH,
-    values: functionArguments(rulesId, p),
+    values: [rulesId, p.ops.ops.length, p.lsn, p.snapshotProgress, p.checkpoint, ...opColumns(p), ...otherColumns(p)],
   });
   const result = rows[0]!;
   if (result.refused !== null) throw refusal(rulesId, result.refused, p.lsn, result.last_lsn);
-  const lastOpId = int8(result.last_op_id);
-  return { firstOpId: n > 0 ? lastOpId - n + 1 : null, lastOpId, ...(p.checkpoint ? { checkpoint: { opId: lastOpId, lsn: result.last_lsn } } : {}) };
+  return commitResult(p, int8(result.last_op_id), result.last_lsn);
+}
+
+/** The same batch in one transaction of several statements, its ops sent with COPY. */
+async function commitWithCopy(pool: pg.Pool, rulesId: number, p: PreparedBatch): Promise<CommitResult> {
+  const { ops } = p;
+  const n = ops.ops.length;
+  const encoded = new OpsCopy(rulesId);
+  for (let i = 0; i < n; i++) encoded.add(ops.buckets[i]!, ops.ops[i] as 'PUT' | 'REMOVE', ops.tables[i]!, ops.rowIds[i]!, ops.data[i]!, ops.checksums[i]!);
+  return withTransaction(pool, async (client) => {
+    const { rows } = await client.query<{ refused: string | null; last_op_id: string | null; last_lsn: string | null }>({
+      name: 'lockstep_take_op_ids',
+      text: TAKE_OP_IDS,
+      values: [rulesId, n, p.lsn, p.snapshotProgress],
+    });
+    const taken = rows[0]!;
+    if (taken.refused !== null) throw refusal(rulesId, taken.refused, p.lsn, taken.last_lsn);
+    const lastOpId = int8(taken.last_op_id);
+    await copyIn(client, COPY_OPS, encoded.finish(lastOpId - n));
+    await client.query({
+      name: 'lockstep_write_batch',
+      text: WRITE_BATCH,
+      values: [rulesId, lastOpId, n, taken.last_lsn, p.checkpoint, null, null, null, null, null, null, ...otherColumns(p)],
+    });
+    encoded.recycle();
+    return commitResult(p, lastOpId, taken.last_lsn);
+  });
+}
+
+function commitResult(p: PreparedBatch, lastOpId: number, lastLsn: string | null): CommitResult {
+  const n = p.ops.ops.length;
+  return { firstOpId: n > 0 ? lastOpId - n + 1 : null, lastOpId, ...(p.checkpoint ? { checkpoint: { opId: lastOpId, lsn: lastLsn } } : {}) };
 }
 
 /** Each column as one JSON text; NULL for a part of the batch that is empty, so it is skipped. */
-function functionArguments(rulesId: number, p: PreparedBatch): unknown[] {
-  const json = (...columns: unknown[][]) => columns.map((column) => (columns[0]!.length === 0 ? null : JSON.stringify(column)));
-  const { ops, buckets, rowDeletes, rowUpserts: rows, paramDeletes, paramUpserts: params, truncate } = p;
+const json = (...columns: unknown[][]) => columns.map((column) => (columns[0]!.length === 0 ? null : JSON.stringify(column)));
+
+function opColumns(p: PreparedBatch): unknown[] {
+  const { ops } = p;
+  return json(ops.buckets, ops.ops, ops.tables, ops.rowIds, ops.data, ops.checksums);
+}
+
+/** Bucket totals, current rows and parameters, in lockstep.write_batch's order. */
+function otherColumns(p: PreparedBatch): unknown[] {
+  const { buckets, rowDeletes, rowUpserts: rows, paramDeletes, paramUpserts: params, truncate } = p;
   return [
-    rulesId, ops.ops.length, p.lsn, p.snapshotProgress, p.checkpoint,
-    ...json(ops.buckets, ops.ops, ops.tables, ops.rowIds, ops.data, ops.checksums),
     ...json(buckets.names, buckets.lastPositions, buckets.checksums, buckets.counts),
     ...json(rowDeletes.tables, rowDeletes.rowIds),
     ...json(truncate.rowTables),
-    ...json(rows.tables, rows.rowIds, rows.buckets, rows.values),
+    ...json(rows.tables, rows.rowIds, rows.buckets, rows.values, p.rowHashes),
     ...json(paramDeletes.tables, paramDeletes.rowIds),
     ...json(truncate.paramTables),
     ...json(params.lookups, params.tables, params.rowIds, params.values),
   ];
 }
 
-/** The counter update matched no row: say which of its conditions failed. */
-function refusal(rulesId: number, reason: string, lsn: string | null, lastLsn: string | null): Error {
+/** The counter could not be taken: say which of its conditions failed. */
+export function refusal(rulesId: number, reason: string, lsn: string | null, lastLsn: string | null): Error {
   if (reason === 'not_found') return rulesVersionNotFound(rulesId);
   if (reason === 'retired') {
     return storageError(StorageErrorCode.rulesVersionState, `Rules version ${rulesId} is retired; the replicator must not write to it any more.`, { details: { rulesId } });

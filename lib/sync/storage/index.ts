@@ -6,6 +6,7 @@
 export { BucketStorage } from './bucket-storage';
 export { migrateStorage, STORAGE_MIGRATIONS_DIR, type MigrateStorageResult } from './migrate';
 export { commitBatch, CHECKPOINT_CHANNEL } from './commit-batch';
+export { commitSnapshotChunk, SnapshotChunk } from './snapshot-chunk';
 export { compact, type CompactOptions, type CompactResult } from './compact';
 export { bucketStates, checkpointState, checksumRange, latestCheckpoint, readOps } from './reads';
 export { getCurrentRows, listCurrentRows, lookupParameters } from './rows';

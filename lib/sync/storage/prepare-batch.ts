@@ -15,6 +15,8 @@ export interface PreparedBatch {
   /** Per bucket touched: the 1-based position of its last op, and the sum and count of its ops. */
   buckets: { names: string[]; lastPositions: number[]; checksums: number[]; counts: number[] };
   rowUpserts: { tables: string[]; rowIds: string[]; buckets: string[][]; values: Array<Record<string, string | null>> };
+  /** Parallel to rowUpserts: each row's valuesHash, or null. */
+  rowHashes: Array<string | null>;
   rowDeletes: { tables: string[]; rowIds: string[] };
   paramUpserts: { lookups: string[]; tables: string[]; rowIds: string[]; values: string[][][] };
   paramDeletes: { tables: string[]; rowIds: string[] };
@@ -92,6 +94,7 @@ export function prepareBatch(batch: CommitBatch): PreparedBatch {
     ops,
     buckets,
     rowUpserts: columns(rowUpserts, { tables: (r) => r.table, rowIds: (r) => r.rowId, buckets: (r) => r.buckets, values: (r) => r.values }),
+    rowHashes: Array.from(rowUpserts.values(), (r) => r.valuesHash ?? null),
     rowDeletes: columns(rowDeletes, { tables: (r) => r.table, rowIds: (r) => r.rowId }),
     paramUpserts: columns(paramUpserts, { lookups: (p) => p.lookup, tables: (p) => p.sourceTable, rowIds: (p) => p.sourceRowId, values: (p) => p.values }),
     paramDeletes: columns(paramDeletes, { tables: (p) => p.sourceTable, rowIds: (p) => p.sourceRowId }),

@@ -57,8 +57,14 @@ export interface CurrentRowUpsert {
   rowId: string;
   /** Every bucket the row is in now (may be empty: the row is kept for its values). */
   buckets: string[];
-  /** The row's column values as text (null for SQL NULL). */
+  /** The row's column values as text (null for SQL NULL); only some of them when `valuesHash` is set. */
   values: Record<string, string | null>;
+  /**
+   * Identifies the whole row when `values` holds only part of it: the replicator keeps just the
+   * values pgoutput may omit (long ones, for TOAST) and compares hashes to spot a change that
+   * storage already reflects. Opaque to storage.
+   */
+  valuesHash?: string;
 }
 
 export interface RowKey {
@@ -136,4 +142,6 @@ export interface BucketState {
 export interface CurrentRow {
   buckets: string[];
   values: Record<string, string | null>;
+  /** Set when the row was stored with a hash (see CurrentRowUpsert); `values` is then partial. */
+  valuesHash?: string;
 }

@@ -1,0 +1,113 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isLockstepError } from '@/lib/sync/errors';
+import { addChecksums, opChecksum } from '@/lib/sync/protocol/checksum';
+import { StorageErrorCode } from '../errors';
+import { commitSnapshotChunk, SnapshotChunk } from '../snapshot-chunk';
+import type { SnapshotProgress } from '../types';
+import { createStorageDatabase, newRulesVersion, put, readAllOps } from './helpers';
+
+let t: Awaited<ReturnType<typeof createStorageDatabase>>;
+beforeAll(async () => {
+  t = await createStorageDatabase();
+});
+afterAll(async () => {
+  await t?.drop();
+});
+
+const progress = (rows: number, lastKey: string): SnapshotProgress => ({ complete: false, tables: { 'public.todos': { done: false, lastKey: [lastKey], rows } } });
+const odd = 'tab\there\nnew line \\ "quoted" ü ✓ 😀 \\N';
+
+describe('commitSnapshotChunk', () => {
+  it('writes ops, bucket totals, current rows and parameters as commitBatch would, and the progress with them', async () => {
+    const rulesId = await newRulesVersion(t.storage);
+    await t.storage.commitBatch(rulesId, { ops: [put('a', 'before', '{}')], checkpoint: true });
+
+    const chunk = new SnapshotChunk(rulesId);
+    chunk.put('a', 'todos', '1', '{"v":1}');
+    chunk.put('b', 'todos', '2', JSON.stringify({ v: odd }));
+    chunk.put('a', 'todos', '3', '{"v":3}');
+    chunk.currentRow({ table: 'public.todos', rowId: '1', buckets: ['todos\u001fa'], values: {}, valuesHash: 'h1' });
+    chunk.currentRow({ table: 'public.todos', rowId: '2', buckets: ['todos\u001fb', 'x"y'], values: { notes: odd, empty: '', none: null }, valuesHash: 'h2' });
+    chunk.currentRow({ table: 'public.todos', rowId: '3', buckets: [], values: { id: '3' } });
+    chunk.parameter({ lookup: 'l["u"]', sourceTable: 'public.todos', sourceRowId: '1', values: [['list-1'], [odd]] });
+    const result = await commitSnapshotChunk(t.pool, chunk, progress(3, '3'));
+    expect(result).toEqual({ firstOpId: 2, lastOpId: 4 });
+
+    const opsA = await readAllOps(t.storage, rulesId, 'a', 0, 100);
+    expect(opsA.map((o) => [o.opId, o.op, o.table, o.rowId, o.data])).toEqual([
+      [1, 'PUT', 'todos', 'before', '{}'],
+      [2, 'PUT', 'todos', '1', '{"v":1}'],
+      [4, 'PUT', 'todos', '3', '{"v":3}'],
+    ]);
+    const [opB] = await readAllOps(t.storage, rulesId, 'b', 0, 100);
+    expect(opB).toEqual({ opId: 3, op: 'PUT', table: 'todos', rowId: '2', data: JSON.stringify({ v: odd }), checksum: opChecksum('PUT', 'todos', '2', JSON.stringify({ v: odd })) });
+
+    const states = await t.storage.bucketStates(rulesId, ['a', 'b']);
+    expect(states.get('a')).toMatchObject({ checksum: opsA.map((o) => o.checksum).reduce(addChecksums, 0), count: 3, lastOpId: 4 });
+    expect(states.get('b')).toMatchObject({ checksum: opB!.checksum, count: 1, lastOpId: 3 });
+
+    const rows = await t.storage.getCurrentRows(rulesId, 'public.todos', ['1', '2', '3']);
+    expect(rows.get('1')).toEqual({ buckets: ['todos\u001fa'], values: {}, valuesHash: 'h1' });
+    expect(rows.get('2')).toEqual({ buckets: ['todos\u001fb', 'x"y'], values: { notes: odd, empty: '', none: null }, valuesHash: 'h2' });
+    expect(rows.get('3')).toStrictEqual({ buckets: [], values: { id: '3' } });
+    expect(await t.storage.lookupParameters(rulesId, ['l["u"]'])).toEqual(new Map([['l["u"]', [['list-1'], [odd]]]]));
+    expect((await t.storage.getRulesVersion(rulesId))?.snapshotProgress).toEqual(progress(3, '3'));
+
+    // The counter moved on: the next batch follows.
+    expect(await t.storage.commitBatch(rulesId, { ops: [put('a', '9', '{}')], checkpoint: true })).toMatchObject({ firstOpId: 5 });
+  });
+
+  it('commits a chunk without ops (rows in no bucket) and an empty one', async () => {
+    const rulesId = await newRulesVersion(t.storage);
+    const rowsOnly = new SnapshotChunk(rulesId);
+    rowsOnly.currentRow({ table: 'public.todos', rowId: 'r', buckets: [], values: {}, valuesHash: 'h' });
+    expect(await commitSnapshotChunk(t.pool, rowsOnly, progress(1, 'r'))).toEqual({ firstOpId: null, lastOpId: 0 });
+    expect(await commitSnapshotChunk(t.pool, new SnapshotChunk(rulesId), progress(1, 'r'))).toEqual({ firstOpId: null, lastOpId: 0 });
+    expect((await t.storage.getCurrentRows(rulesId, 'public.todos', ['r'])).get('r')).toEqual({ buckets: [], values: {}, valuesHash: 'h' });
+  });
+
+  it('is all or nothing: a row storage already has fails the chunk, and nothing of it stays', async () => {
+    const rulesId = await newRulesVersion(t.storage);
+    const first = new SnapshotChunk(rulesId);
+    first.put('a', 'todos', '1', '{}');
+    first.currentRow({ table: 'public.todos', rowId: '1', buckets: ['todos\u001fa'], values: {}, valuesHash: 'h' });
+    await commitSnapshotChunk(t.pool, first, progress(1, '1'));
+
+    const again = new SnapshotChunk(rulesId);
+    again.put('a', 'todos', '2', '{}');
+    again.currentRow({ table: 'public.todos', rowId: '2', buckets: ['todos\u001fa'], values: {}, valuesHash: 'h' });
+    again.currentRow({ table: 'public.todos', rowId: '1', buckets: [], values: {}, valuesHash: 'changed' });
+    await expect(commitSnapshotChunk(t.pool, again, progress(3, '2'))).rejects.toThrow(/duplicate key/);
+
+    expect((await readAllOps(t.storage, rulesId, 'a', 0, 100)).map((o) => o.rowId)).toEqual(['1']);
+    expect((await t.storage.bucketStates(rulesId, ['a'])).get('a')).toMatchObject({ count: 1, lastOpId: 1 });
+    expect((await t.storage.getCurrentRows(rulesId, 'public.todos', ['1', '2'])).get('1')).toEqual({ buckets: ['todos\u001fa'], values: {}, valuesHash: 'h' });
+    expect((await t.storage.getRulesVersion(rulesId))?.snapshotProgress).toEqual(progress(1, '1'));
+    expect((await t.storage.getRulesVersion(rulesId))?.lastOpId).toBe(1);
+    expect(() => again.put('a', 'todos', '3', '{}')).toThrow(/already committed/);
+  });
+
+  it('refuses a retired version and an unknown one, with stable codes', async () => {
+    const rulesId = await newRulesVersion(t.storage);
+    await t.storage.retireRulesVersion(rulesId);
+    const retired = await commitSnapshotChunk(t.pool, new SnapshotChunk(rulesId), progress(0, '0')).catch((e: unknown) => e);
+    expect(isLockstepError(retired, StorageErrorCode.rulesVersionState)).toBe(true);
+    const unknown = await commitSnapshotChunk(t.pool, new SnapshotChunk(999_999), progress(0, '0')).catch((e: unknown) => e);
+    expect(isLockstepError(unknown, StorageErrorCode.rulesVersionNotFound)).toBe(true);
+  });
+
+  it('numbers ops in commit order with concurrent batches, and spans several buffer pages', async () => {
+    const rulesId = await newRulesVersion(t.storage);
+    const big = 'x'.repeat(3000);
+    const chunk = new SnapshotChunk(rulesId);
+    for (let i = 0; i < 1000; i++) chunk.put(`b${i % 3}`, 'todos', String(i), JSON.stringify({ i, big }));
+    const [snapshot, batch] = await Promise.all([commitSnapshotChunk(t.pool, chunk, progress(1000, '999')), t.storage.commitBatch(rulesId, { ops: [put('b0', 'x', '{}')], checkpoint: true })]);
+    expect(snapshot.lastOpId - snapshot.firstOpId!).toBe(999);
+    // Whichever took the counter first committed first and has the lower ids: no overlap, no gap.
+    expect(batch.firstOpId === snapshot.firstOpId! - 1 || batch.firstOpId === snapshot.lastOpId + 1).toBe(true);
+    const ops = (await Promise.all(['b0', 'b1', 'b2'].map((b) => readAllOps(t.storage, rulesId, b, 0, 10_000, 5000)))).flat();
+    expect(ops).toHaveLength(1001);
+    expect(new Set(ops.map((o) => o.opId))).toEqual(new Set(Array.from({ length: 1001 }, (_, i) => i + 1)));
+    for (const op of ops) if (op.rowId !== 'x') expect(JSON.parse(op.data!)).toEqual({ i: Number(op.rowId), big });
+  });
+});

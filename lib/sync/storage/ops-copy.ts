@@ -1,0 +1,48 @@
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type pg from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
+import { BinaryCopyWriter, writeInt8 } from './copy-binary';
+
+/** Ops are written with COPY in binary format; op ids are filled in once the counter is taken. */
+export const COPY_OPS = 'COPY lockstep.ops (rules_id, bucket, op_id, op, table_name, row_id, data, checksum) FROM STDIN (FORMAT binary)';
+
+/**
+ * A batch's ops encoded for COPY before the batch takes its op ids (so the encoding does not hold
+ * the counter's lock): each op id is a placeholder until `finish(base)` numbers the ops
+ * base + 1, base + 2, ... in the order they were added.
+ */
+export class OpsCopy {
+  private readonly writer = new BinaryCopyWriter();
+  private readonly pages: Buffer[] = [];
+  private readonly offsets: number[] = [];
+
+  constructor(private readonly rulesId: number) {}
+
+  get count(): number {
+    return this.offsets.length;
+  }
+
+  add(bucket: string, op: 'PUT' | 'REMOVE', table: string, rowId: string, data: string | null, checksum: number): void {
+    const w = this.writer.row(8).int4(this.rulesId).text(bucket);
+    this.offsets.push(w.int8Slot());
+    this.pages.push(w.currentPage);
+    w.text(op).text(table).text(rowId).textOrNull(data).int8(checksum);
+  }
+
+  /** The encoded ops, numbered from base + 1. */
+  finish(base: number): Buffer[] {
+    for (let i = 0; i < this.offsets.length; i++) writeInt8(this.pages[i]!, this.offsets[i]!, base + i + 1);
+    return this.writer.finish();
+  }
+
+  /** Once COPY has returned: the buffers may be reused. */
+  recycle(): void {
+    this.writer.recycle();
+  }
+}
+
+/** Streams COPY FROM STDIN data on a client (inside the caller's transaction). */
+export async function copyIn(client: pg.PoolClient, sql: string, buffers: Buffer[]): Promise<void> {
+  await pipeline(Readable.from(buffers), client.query(copyFrom(sql)));
+}

@@ -1,0 +1,166 @@
+import type pg from 'pg';
+import { addChecksums } from '@/lib/sync/protocol/checksum';
+import { storageOpChecksum } from './checksum';
+import { refusal, WRITE_BATCH } from './commit-batch';
+import { BinaryCopyWriter } from './copy-binary';
+import { StorageErrorCode, storageError } from './errors';
+import { COPY_OPS, copyIn, OpsCopy } from './ops-copy';
+import { int8, withTransaction } from './sql';
+import type { CommitResult, CurrentRowUpsert, ParameterUpsert, SnapshotProgress } from './types';
+
+const NO_OPS = [null, null, null, null, null, null];
+const NOTHING_ELSE = Array<null>(15).fill(null);
+const COPY_ROWS = 'COPY lockstep.current_rows (rules_id, table_name, row_id, buckets, source_values, values_hash) FROM STDIN (FORMAT binary)';
+const COPY_PARAMETERS = 'COPY lockstep.parameter_index (rules_id, lookup, source_table, source_row_id, parameter_values) FROM STDIN (FORMAT binary)';
+
+/**
+ * One chunk of a table's initial snapshot, encoded for COPY as it is built: PUT ops, current rows
+ * and parameter entries of source rows that bucket storage has never seen. Hand it to
+ * commitSnapshotChunk. Building it does no I/O, so the replicator builds the next chunk while the
+ * previous one commits.
+ *
+ * @example
+ *   const chunk = new SnapshotChunk(rulesId);
+ *   chunk.put('list["1"]', 'todos', 'a', '{"id":"a"}');
+ *   chunk.currentRow({ table: 'public.todos', rowId: 'a', buckets: ['todos\u001flist["1"]'], values: {}, valuesHash: 'h' });
+ *   await commitSnapshotChunk(pool, chunk, progress);
+ */
+export class SnapshotChunk {
+  private readonly ops: OpsCopy;
+  private readonly rows = new BinaryCopyWriter();
+  private readonly parameters = new BinaryCopyWriter();
+  /** Per bucket: position (1-based) of its last op in the chunk, sum and count of its ops. */
+  private readonly buckets = new Map<string, { last: number; checksum: number; count: number }>();
+  private sealed = false;
+  private lastBucket: string | undefined;
+  private lastBucketJson = '';
+
+  constructor(readonly rulesId: number) {
+    this.ops = new OpsCopy(rulesId);
+  }
+
+  get opCount(): number {
+    return this.ops.count;
+  }
+
+  get rowCount(): number {
+    return this.rows.rowCount;
+  }
+
+  /** A PUT op; ops get consecutive op ids in the order they are added. */
+  put(bucket: string, table: string, rowId: string, data: string): void {
+    this.assertOpen();
+    if (bucket === '') throw storageError(StorageErrorCode.batchInvalid, `Invalid snapshot chunk: a PUT of ${table}/${rowId} has no bucket.`);
+    const checksum = storageOpChecksum('PUT', table, rowId, data);
+    this.ops.add(bucket, 'PUT', table, rowId, data, checksum);
+    const position = this.ops.count;
+    const totals = this.buckets.get(bucket);
+    if (totals) {
+      totals.last = position;
+      totals.checksum = addChecksums(totals.checksum, checksum);
+      totals.count++;
+    } else this.buckets.set(bucket, { last: position, checksum, count: 1 });
+  }
+
+  /** The stored state of a source row; each (table, row id) at most once, and never one storage already has. */
+  currentRow(row: CurrentRowUpsert): void {
+    this.assertOpen();
+    this.rows.row(6).int4(this.rulesId).text(row.table).text(row.rowId).jsonb(this.bucketsJson(row.buckets)).text(isEmpty(row.values) ? '{}' : JSON.stringify(row.values)).textOrNull(row.valuesHash ?? null);
+  }
+
+  /** A parameter-index entry of a source row; each (lookup, table, row id) at most once. */
+  parameter(entry: ParameterUpsert): void {
+    this.assertOpen();
+    this.parameters.row(5).int4(this.rulesId).text(entry.lookup).text(entry.sourceTable).text(entry.sourceRowId).jsonb(JSON.stringify(entry.values));
+  }
+
+  /** @internal The encoded rows; the chunk takes no more after this. */
+  seal(): {
+    /** The ops numbered from `base` + 1, or null when there are none. */
+    ops: ((base: number) => Buffer[]) | null;
+    rows: Buffer[] | null;
+    parameters: Buffer[] | null;
+    buckets: SnapshotChunk['buckets'];
+    /** The buffers may be reused: Postgres has consumed them. */
+    recycle: () => void;
+  } {
+    this.assertOpen();
+    this.sealed = true;
+    return {
+      ops: this.opCount > 0 ? (base) => this.ops.finish(base) : null,
+      rows: this.rows.rowCount > 0 ? this.rows.finish() : null,
+      parameters: this.parameters.rowCount > 0 ? this.parameters.finish() : null,
+      buckets: this.buckets,
+      recycle: () => {
+        this.ops.recycle();
+        this.rows.recycle();
+        this.parameters.recycle();
+      },
+    };
+  }
+
+  /** Rows of a table mostly share their buckets (all todos of a list): encode each list once. */
+  private bucketsJson(buckets: string[]): string {
+    if (buckets.length !== 1) return JSON.stringify(buckets);
+    if (buckets[0] !== this.lastBucket) {
+      this.lastBucket = buckets[0]!;
+      this.lastBucketJson = JSON.stringify(buckets);
+    }
+    return this.lastBucketJson;
+  }
+
+  private assertOpen(): void {
+    if (this.sealed) throw new Error('This snapshot chunk was already committed; start a new one.');
+  }
+}
+
+/**
+ * Commits a snapshot chunk in ONE storage transaction, with COPY: takes op ids from the version's
+ * counter (so they follow commit order, as commitBatch's do), writes the ops, bucket totals,
+ * current rows and parameter entries, and saves `snapshotProgress`, so the chunk and "this chunk
+ * is done" commit together. No checkpoint, no LSN: a snapshot's ops become visible at the first
+ * checkpoint streaming makes.
+ *
+ * The rows must be new to storage: a snapshot reads each table in key order and resumes after the
+ * last key it committed, so no source row is stored twice. One that is fails the whole chunk
+ * (a unique violation) rather than overwrite anything. `snapshotProgress` is read when this is
+ * called, so the caller may go on changing it.
+ */
+export function commitSnapshotChunk(pool: pg.Pool, chunk: SnapshotChunk, snapshotProgress: SnapshotProgress): Promise<CommitResult> {
+  const { rulesId } = chunk;
+  const n = chunk.opCount;
+  // Read now: the caller may move the progress on (planning its next chunk) while this one commits.
+  const progress = JSON.stringify(snapshotProgress);
+  const sealed = chunk.seal();
+  return withTransaction(pool, async (client) => {
+    const { rows } = await client.query<{ refused: string | null; last_op_id: string | null }>({
+      name: 'lockstep_snapshot_take_op_ids',
+      text: 'SELECT refused, last_op_id FROM lockstep.take_op_ids($1, $2, NULL, $3)',
+      values: [rulesId, n, progress],
+    });
+    const taken = rows[0]!;
+    if (taken.refused !== null) throw refusal(rulesId, taken.refused, null, null);
+    const lastOpId = int8(taken.last_op_id);
+    const base = lastOpId - n;
+    if (sealed.ops) {
+      await copyIn(client, COPY_OPS, sealed.ops(base));
+      // Bucket totals as commitBatch writes them (write_batch), with nothing else.
+      const totals = [...sealed.buckets.values()];
+      const buckets = [[...sealed.buckets.keys()], totals.map((t) => t.last), totals.map((t) => t.checksum), totals.map((t) => t.count)].map((column) => JSON.stringify(column));
+      await client.query({
+        name: 'lockstep_write_batch',
+        text: WRITE_BATCH,
+        values: [rulesId, lastOpId, n, null, false, ...NO_OPS, ...buckets, ...NOTHING_ELSE],
+      });
+    }
+    if (sealed.rows) await copyIn(client, COPY_ROWS, sealed.rows);
+    if (sealed.parameters) await copyIn(client, COPY_PARAMETERS, sealed.parameters);
+    sealed.recycle();
+    return { firstOpId: n > 0 ? base + 1 : null, lastOpId };
+  });
+}
+
+function isEmpty(values: Record<string, unknown>): boolean {
+  for (const _ in values) return false;
+  return true;
+}
