@@ -1,13 +1,25 @@
-import { expect, test } from '@playwright/test';
+import { expect, signIn, test } from '@/lib/sync/testing';
 
-test('the home page renders the seeded lists from Postgres', async ({ page }) => {
+test('signed out, the home page sends you to sign in', async ({ page }) => {
+  await page.goto('/');
+  await expect(page).toHaveURL(/\/signin$/);
+  await expect(page.getByRole('heading', { name: 'Sign in' })).toBeVisible();
+});
+
+test('signed in, the home page shows your lists from the local database', async ({ page }) => {
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
-  await page.goto('/');
+  await signIn(page, 'alice@example.com', 'alice-password');
   await expect(page.getByRole('heading', { name: 'Lockstep', level: 1 })).toBeVisible();
-  const lists = page.getByTestId('lists');
-  await expect(lists).toContainText('Groceries');
-  await expect(lists).toContainText('Weekend trip');
-  await expect(lists).toContainText('Work');
+  const lists = page.getByRole('list', { name: 'Lists' });
+  // Alice owns Groceries and Weekend trip and is a member of Bob's Work; Postgres has no other.
+  await expect(lists.getByRole('link')).toHaveText(['Groceries', 'Weekend trip', 'Work']);
+  await expect(page.getByRole('region', { name: 'Sync status' })).toContainText('Up to date');
+
+  await lists.getByRole('link', { name: 'Groceries' }).click();
+  await expect(page).toHaveURL(/\?list=/);
+  await expect(page.getByRole('heading', { name: 'Groceries', level: 2 })).toBeVisible();
+  await expect(page.getByRole('list', { name: 'Todos' })).toContainText('Oat milk');
+  await expect(page.getByRole('checkbox', { name: 'Done: Bread' })).toBeChecked();
   expect(errors).toEqual([]);
 });
