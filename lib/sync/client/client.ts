@@ -1,5 +1,6 @@
 import type { SqlParams, SqlRow, SqlValue } from './db/database';
-import type { ExecuteResult, SyncCore } from './core';
+import type { ExecuteResult, SqlStatement, SyncCore } from './core';
+import type { RejectedWrite } from './writes/queue-store';
 import type { SyncStatus } from './status';
 
 /**
@@ -12,8 +13,14 @@ export interface SyncClient {
   query<T extends SqlRow = SqlRow>(sql: string, params?: SqlParams): Promise<T[]>;
   /** Rows as arrays in column order (drizzle's sqlite-proxy driver). */
   queryValues(sql: string, params?: SqlParams): Promise<SqlValue[][]>;
-  /** A writing statement; listeners of the tables it writes are told. */
+  /** A writing statement as one local transaction (applied at once, queued for upload); listeners of the tables it writes are told. */
   execute(sql: string, params?: SqlParams): Promise<ExecuteResult>;
+  /** Statements in ONE local transaction: all or nothing, one upload-queue entry. */
+  executeBatch(statements: readonly SqlStatement[]): Promise<ExecuteResult>;
+  /** Local transactions the server rejected, newest first (docs/writes.md#rejections). */
+  rejectedWrites(): Promise<RejectedWrite[]>;
+  /** Forgets rejected transactions (all, or those ids) once the app has shown them. */
+  dismissRejected(ids?: readonly string[]): Promise<number>;
   /** The client tables a query reads (what a live query listens to). */
   tablesReadBy(sql: string): Promise<string[]>;
   /** Called with the client tables whose rows changed, in any tab. Returns an unsubscribe function. */
@@ -43,6 +50,18 @@ export class LocalSyncClient implements SyncClient {
 
   async execute(sql: string, params?: SqlParams): Promise<ExecuteResult> {
     return this.core.execute(sql, params);
+  }
+
+  async executeBatch(statements: readonly SqlStatement[]): Promise<ExecuteResult> {
+    return this.core.executeBatch(statements);
+  }
+
+  async rejectedWrites(): Promise<RejectedWrite[]> {
+    return this.core.rejectedWrites();
+  }
+
+  async dismissRejected(ids?: readonly string[]): Promise<number> {
+    return this.core.dismissRejected(ids);
   }
 
   async tablesReadBy(sql: string): Promise<string[]> {

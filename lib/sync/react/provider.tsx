@@ -5,6 +5,9 @@ import type { ClientSchema } from '@/lib/sync/config';
 import type { SyncClient } from '@/lib/sync/client/client';
 import type { LogLevel } from '@/lib/sync/client/log';
 import { BrowserSyncClient } from '@/lib/sync/client/tabs/tab-client';
+import type { RejectedWrite } from '@/lib/sync/client/writes/queue-store';
+import type { UploadFunction } from '@/lib/sync/client/writes/upload-loop';
+import { TESTING_GLOBAL, type TestingHandle } from '@/lib/sync/testing/contract';
 import { SyncContext, type SyncContextValue } from './context';
 import { syncDatabase } from './drizzle';
 
@@ -17,6 +20,13 @@ export interface SyncProviderProps {
   dbName?: string;
   storage?: 'opfs' | 'memory';
   logLevel?: LogLevel;
+  /**
+   * Sends one local transaction to the server: pass the app's upload server action
+   * (`uploadTransaction` from app/actions/upload.ts). Without it, local writes stay queued.
+   */
+  upload?: UploadFunction;
+  /** Called when the server rejected a local transaction (already undone locally). */
+  onUploadRejected?(rejected: RejectedWrite): void;
   /** Shown until the client exists (the first render on the client, and on the server). */
   fallback?: ReactNode;
   children: ReactNode;
@@ -29,12 +39,34 @@ function acquire(props: SyncProviderProps): BrowserSyncClient {
   const name = props.dbName ?? 'lockstep';
   let entry = shared.get(name);
   if (!entry) {
-    entry = { client: new BrowserSyncClient({ schema: props.schema, dbName: name, ...(props.storage ? { storage: props.storage } : {}), ...(props.logLevel ? { logLevel: props.logLevel } : {}) }), users: 0 };
+    const options = {
+      schema: props.schema,
+      dbName: name,
+      ...(props.storage ? { storage: props.storage } : {}),
+      ...(props.logLevel ? { logLevel: props.logLevel } : {}),
+      ...(props.upload ? { upload: props.upload } : {}),
+      // Read through the props of the moment, so a re-rendered callback is the one called.
+      onUploadRejected: (rejected: RejectedWrite) => latestRejected.get(name)?.(rejected),
+    };
+    entry = { client: new BrowserSyncClient(options), users: 0 };
     shared.set(name, entry);
   }
   clearTimeout(entry.closing);
   entry.users++;
   return entry.client;
+}
+
+/** The latest onUploadRejected of each database's provider. */
+const latestRejected = new Map<string, ((rejected: RejectedWrite) => void) | undefined>();
+
+/** window.__lockstep for browser tests (lib/sync/testing/contract.ts). */
+function exposeForTests(client: SyncClient): void {
+  if (typeof window === 'undefined') return;
+  const handle: TestingHandle = {
+    checkpoint: () => client.status?.checkpoint?.lastOpId ?? null,
+    pendingUploads: () => client.status?.pendingUploads ?? 0,
+  };
+  (window as unknown as Record<string, unknown>)[TESTING_GLOBAL] = handle;
 }
 
 function release(name: string): void {
@@ -65,12 +97,15 @@ export function SyncProvider(props: SyncProviderProps) {
   const name = props.dbName ?? 'lockstep';
   const given = props.client;
 
+  latestRejected.set(name, props.onUploadRejected);
+
   useEffect(() => {
     if (given) {
       setValue({ client: given, db: syncDatabase(given) });
       return undefined;
     }
     const client = acquire(props);
+    exposeForTests(client);
     setValue({ client, db: syncDatabase(client) });
     return () => release(name);
     // The schema and options are read once per database name.

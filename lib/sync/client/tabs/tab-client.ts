@@ -1,11 +1,14 @@
 import type { ClientSchema } from '@/lib/sync/config';
 import type { SyncClient } from '../client';
-import type { ExecuteResult } from '../core';
+import type { ExecuteResult, SqlStatement } from '../core';
+import type { RejectedWrite } from '../writes/queue-store';
+import type { UploadFunction } from '../writes/upload-loop';
 import type { SqlParams, SqlRow, SqlValue } from '../db/database';
 import { ClientErrorCode, deserializeError, SyncClientError, type SerializedError } from '../errors';
 import type { LogLevel } from '../log';
 import type { SyncStatus } from '../status';
-import type { CallMessage, CallMethod, TabMessage, WorkerInit, WorkerReply } from '../worker/messages';
+import type { UploadResult } from '@/lib/sync/protocol';
+import type { CallMessage, CallMethod, TabMessage, UploadAnswer, WorkerInit, WorkerReply } from '../worker/messages';
 import { spawnDatabaseWorker } from '../worker/spawn';
 
 export interface BrowserSyncClientOptions {
@@ -19,6 +22,13 @@ export interface BrowserSyncClientOptions {
   /** 'memory' keeps the database in memory (tests). Default 'opfs'. */
   storage?: 'opfs' | 'memory';
   logLevel?: LogLevel;
+  /**
+   * Sends one local transaction to the server: the app's upload server action
+   * (`uploadTransaction` in app/actions/upload.ts). Without it, local writes stay queued.
+   */
+  upload?: UploadFunction;
+  /** Called in the leader tab when the server rejected a local transaction (docs/writes.md#rejections). */
+  onUploadRejected?(rejected: RejectedWrite): void;
   /** Starts the database worker (override for tests or custom bundling). */
   createWorker?: () => Worker;
 }
@@ -90,6 +100,18 @@ export class BrowserSyncClient implements SyncClient {
 
   execute(sql: string, params?: SqlParams): Promise<ExecuteResult> {
     return this.call('execute', [sql, params], true) as Promise<ExecuteResult>;
+  }
+
+  executeBatch(statements: readonly SqlStatement[]): Promise<ExecuteResult> {
+    return this.call('executeBatch', [statements], true) as Promise<ExecuteResult>;
+  }
+
+  rejectedWrites(): Promise<RejectedWrite[]> {
+    return this.call('rejectedWrites', []) as Promise<RejectedWrite[]>;
+  }
+
+  dismissRejected(ids?: readonly string[]): Promise<number> {
+    return this.call('dismissRejected', [ids]) as Promise<number>;
   }
 
   tablesReadBy(sql: string): Promise<string[]> {
@@ -195,6 +217,7 @@ export class BrowserSyncClient implements SyncClient {
       baseUrl: this.options.baseUrl ?? '',
       storage: this.options.storage ?? 'opfs',
       logLevel: this.options.logLevel ?? 'info',
+      upload: this.options.upload !== undefined,
     };
     worker.postMessage(init);
   }
@@ -220,6 +243,17 @@ export class BrowserSyncClient implements SyncClient {
       case 'tables':
         this.tablesChanged(message.tables);
         this.channel?.postMessage({ kind: 'tables', tables: message.tables } satisfies TabMessage);
+        break;
+      case 'upload': {
+        const { id, request } = message;
+        const upload = this.options.upload;
+        void (upload ? upload(request) : Promise.reject(new Error('no upload function')))
+          .catch((error: unknown): UploadResult => ({ status: 'retry', error: { code: 'UPLOAD_UNREACHABLE', message: error instanceof Error ? error.message : String(error) } }))
+          .then((result) => this.worker?.postMessage({ kind: 'uploaded', id, result } satisfies UploadAnswer));
+        break;
+      }
+      case 'rejected':
+        this.options.onUploadRejected?.(message.rejected);
         break;
       case 'result':
       case 'error': {

@@ -1,16 +1,17 @@
+import type { UploadRequest, UploadResult } from '@/lib/sync/protocol';
 import { LocalSyncClient } from '../client';
-import { SyncCore, type ExecuteResult } from '../core';
+import { SyncCore, type ExecuteResult, type SqlStatement, type SyncCoreOptions } from '../core';
 import type { SqlParams } from '../db/database';
 import { openBrowserDatabase } from '../db/open-browser';
 import { serializeError } from '../errors';
 import { consoleLogger } from '../log';
 import { fetchSyncToken } from '../sync/token';
-import type { CallMessage, WorkerInit, WorkerReply } from './messages';
+import type { CallMessage, UploadAnswer, WorkerInit, WorkerReply } from './messages';
 
 /** The parts of a dedicated worker's global scope the host uses. */
 export interface WorkerScope {
   postMessage(message: WorkerReply): void;
-  addEventListener(type: 'message', listener: (event: MessageEvent<WorkerInit | CallMessage>) => void): void;
+  addEventListener(type: 'message', listener: (event: MessageEvent<WorkerInit | CallMessage | UploadAnswer>) => void): void;
 }
 
 /** Writes made for another tab are remembered this long, so a retry after a leader change is not applied twice. */
@@ -25,6 +26,15 @@ export function serveDatabaseWorker(scope: WorkerScope): void {
   let core: SyncCore | undefined;
   let client: LocalSyncClient | undefined;
   const waiting: CallMessage[] = [];
+  // Uploads go through the leader tab: a server action is called from a page, not a worker.
+  let uploadId = 0;
+  const uploads = new Map<number, (result: UploadResult) => void>();
+  const upload = (request: UploadRequest) =>
+    new Promise<UploadResult>((resolve) => {
+      const id = ++uploadId;
+      uploads.set(id, resolve);
+      scope.postMessage({ kind: 'upload', id, request });
+    });
 
   const answer = (call: CallMessage) => {
     try {
@@ -37,8 +47,13 @@ export function serveDatabaseWorker(scope: WorkerScope): void {
 
   scope.addEventListener('message', (event) => {
     const message = event.data;
+    if (message.kind === 'uploaded') {
+      uploads.get(message.id)?.(message.result);
+      uploads.delete(message.id);
+      return;
+    }
     if (message.kind === 'init') {
-      void start(message).then(
+      void start(message, message.upload ? upload : undefined, (rejected) => scope.postMessage({ kind: 'rejected', rejected })).then(
         (opened) => {
           core = opened;
           client = new LocalSyncClient(opened);
@@ -57,11 +72,11 @@ export function serveDatabaseWorker(scope: WorkerScope): void {
   });
 }
 
-async function start(init: WorkerInit): Promise<SyncCore> {
+async function start(init: WorkerInit, upload: ((request: UploadRequest) => Promise<UploadResult>) | undefined, onUploadRejected: SyncCoreOptions['onUploadRejected']): Promise<SyncCore> {
   const log = consoleLogger(init.logLevel);
   const opened = await openBrowserDatabase({ sqliteBase: init.sqliteBase, dbName: init.dbName, storage: init.storage, log });
   log.info('local database open', { storage: opened.storage, dbName: init.dbName });
-  return SyncCore.open({ db: opened.db, schema: init.schema, baseUrl: init.baseUrl, fetchToken: fetchSyncToken(init.baseUrl), log, storage: { kind: opened.storage, warning: opened.warning } });
+  return SyncCore.open({ db: opened.db, schema: init.schema, baseUrl: init.baseUrl, fetchToken: fetchSyncToken(init.baseUrl), log, ...(upload ? { upload } : {}), ...(onUploadRejected ? { onUploadRejected } : {}), storage: { kind: opened.storage, warning: opened.warning } });
 }
 
 function dispatch(core: SyncCore, _client: LocalSyncClient, call: CallMessage): unknown {
@@ -76,17 +91,24 @@ function dispatch(core: SyncCore, _client: LocalSyncClient, call: CallMessage): 
     case 'status':
       return core.status;
     case 'execute':
-      return call.key === undefined ? core.execute(sql, params) : executeOnce(core, call.key, sql, params);
+      return writeOnce(core, call.key, () => core.execute(sql, params));
+    case 'executeBatch':
+      return writeOnce(core, call.key, () => core.executeBatch(call.args[0] as SqlStatement[]));
+    case 'rejectedWrites':
+      return core.rejectedWrites();
+    case 'dismissRejected':
+      return core.dismissRejected(call.args[0] as string[] | undefined);
   }
 }
 
-/** execute(), applied once per key: the result is stored in the same transaction as the write. */
-function executeOnce(core: SyncCore, key: string, sql: string, params: SqlParams | undefined): ExecuteResult {
+/** A write, applied once per key: the result is stored in the same transaction as the write. */
+function writeOnce(core: SyncCore, key: string | undefined, write: () => ExecuteResult): ExecuteResult {
+  if (key === undefined) return write();
   const { db } = core;
   const done = db.get<{ result: string }>('SELECT result FROM ls_requests WHERE key = ?', [key]);
   if (done) return JSON.parse(done.result) as ExecuteResult;
   return db.transaction(() => {
-    const result = core.execute(sql, params);
+    const result = write();
     const now = Date.now();
     db.run('INSERT INTO ls_requests (key, result, at) VALUES (?, ?, ?)', [key, JSON.stringify(result), now]);
     db.run('DELETE FROM ls_requests WHERE at < ?', [now - REQUEST_MEMORY_MS]);

@@ -1,6 +1,8 @@
 import type { ClientSchema } from '@/lib/sync/config';
 import type { SerializedError } from '../errors';
+import type { UploadRequest, UploadResult } from '@/lib/sync/protocol';
 import type { LogLevel } from '../log';
+import type { RejectedWrite } from '../writes/queue-store';
 import type { SyncStatus } from '../status';
 
 /**
@@ -9,7 +11,7 @@ import type { SyncStatus } from '../status';
  */
 
 /** The calls the worker answers (each is a SyncClient method of the same name). */
-export type CallMethod = 'query' | 'queryValues' | 'execute' | 'tablesReadBy' | 'status';
+export type CallMethod = 'query' | 'queryValues' | 'execute' | 'executeBatch' | 'rejectedWrites' | 'dismissRejected' | 'tablesReadBy' | 'status';
 
 export interface WorkerInit {
   kind: 'init';
@@ -23,6 +25,15 @@ export interface WorkerInit {
   /** 'memory' forces an in-memory database (tests); 'opfs' (default) falls back to memory when OPFS is unavailable. */
   storage: 'opfs' | 'memory';
   logLevel: LogLevel;
+  /** The leader tab can upload (it was given an upload function): the worker's upload loop asks it through `upload` messages. */
+  upload: boolean;
+}
+
+/** The leader tab's answer to an `upload` request of the worker. */
+export interface UploadAnswer {
+  kind: 'uploaded';
+  id: number;
+  result: UploadResult;
 }
 
 export interface CallMessage {
@@ -40,7 +51,10 @@ export type WorkerReply =
   | { kind: 'ready'; status: SyncStatus }
   | { kind: 'failed'; error: SerializedError }
   | { kind: 'status'; status: SyncStatus }
-  | { kind: 'tables'; tables: string[] };
+  | { kind: 'tables'; tables: string[] }
+  /** The upload loop asks the leader tab to send one transaction (server actions run from a page). */
+  | { kind: 'upload'; id: number; request: UploadRequest }
+  | { kind: 'rejected'; rejected: RejectedWrite };
 
 /** Between tabs. `from`/`to` are tab ids. */
 export type TabMessage =
