@@ -1,0 +1,346 @@
+/**
+ * Sync client benchmark (docs/client.md#performance). `npx tsx bench/client.ts [--rows 100000]
+ * [--runs 3] [--live-rows 10000] [--writes 100] [--no-browser]`.
+ *
+ * 1. Node: first sync of N rows into a fresh client (sqlite-wasm in memory), from the moment the
+ *    engine starts until the checkpoint is applied, beside a raw sqlite-wasm bulk insert of the
+ *    same rows (one transaction, one prepared INSERT stepped per row) in the same run.
+ * 2. Chromium: the same first sync through the real browser client (leader tab, database worker,
+ *    opfs-sahpool), timed from `new BrowserSyncClient()` (worker start, sqlite load and OPFS open
+ *    included) to the applied checkpoint, beside the same raw insert into an OPFS SAH-pool
+ *    database in a worker.
+ * 3. Chromium: a React component with useLiveQuery over a 10k-row table; a local write changes a
+ *    row it shows; the time from the write call to the committed render that shows it (p50/p95).
+ *
+ * Only the client is measured: the stream's bytes are made up front and served from memory by a
+ * small node:http server (the server's own figures are in bench/stream.ts). The browser code is
+ * bundled with esbuild (installed with tsx), sqlite-wasm is served from node_modules.
+ */
+import { readFileSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { build } from 'esbuild';
+import { chromium } from '@playwright/test';
+import { addChecksums, opChecksum } from '@/lib/sync/protocol';
+import { openNodeDatabase } from '@/lib/sync/client/db/open-node';
+import { createNodeSyncClient } from '@/lib/sync/client/node';
+
+const argv = process.argv.slice(2);
+const flag = (name: string, fallback: number) => {
+  const i = argv.indexOf(`--${name}`);
+  return i >= 0 ? Number(argv[i + 1]) : fallback;
+};
+const ROWS = flag('rows', 100_000);
+const RUNS = flag('runs', 3);
+const LIVE_ROWS = flag('live-rows', 10_000);
+const WRITES = flag('writes', 100);
+const BROWSER = !argv.includes('--no-browser');
+const PAGE = 2_000;
+const LIST_ID = '11111111-2222-4333-8444-555555555555';
+const BUCKET = `list${JSON.stringify([LIST_ID])}`;
+
+type Row = [id: string, data: string];
+
+/** Rows shaped like the demo's todos (their wire JSON as the replicator makes it). */
+function makeRows(n: number): Row[] {
+  const rows: Row[] = [];
+  for (let i = 0; i < n; i++) {
+    const id = `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`;
+    const data = JSON.stringify({ id, list_id: LIST_ID, description: `Todo number ${i}`, notes: i % 7 === 0 ? 'with a note' : null, completed: i % 3 === 0, completed_at: null, created_by: null, created_at: '2025-01-01T00:00:00.000Z' });
+    rows.push([id, data]);
+  }
+  return rows;
+}
+
+/** The NDJSON a fresh client receives for one bucket holding `rows`: checkpoint, data pages, completion. */
+function makeStream(rows: Row[]): Buffer {
+  const lines: string[] = [JSON.stringify({ type: 'token_expires_in', seconds: 3600 })];
+  const pages: string[] = [];
+  let checksum = 0;
+  for (let p = 0; p < rows.length; p += PAGE) {
+    const ops = rows.slice(p, p + PAGE).map(([id, data], j) => {
+      const c = opChecksum('PUT', 'todos', id, data);
+      checksum = addChecksums(checksum, c);
+      return { op_id: String(p + j + 1), op: 'PUT', table: 'todos', row_id: id, data, checksum: c };
+    });
+    pages.push(JSON.stringify({ type: 'data', bucket: BUCKET, after: String(p), next_after: String(p + ops.length), has_more: p + PAGE < rows.length, ops }));
+  }
+  lines.push(JSON.stringify({ type: 'checkpoint', last_op_id: String(rows.length), write_checkpoint: null, rules_version: 'bench', buckets: [{ bucket: BUCKET, checksum, count: rows.length, priority: 1 }] }));
+  lines.push(...pages, JSON.stringify({ type: 'checkpoint_complete', last_op_id: String(rows.length) }));
+  return Buffer.from(`${lines.join('\n')}\n`);
+}
+
+function withoutData(stream: Buffer): Buffer {
+  return Buffer.from(
+    stream
+      .toString('utf8')
+      .split('\n')
+      .filter((line) => !line.startsWith('{"type":"data"'))
+      .join('\n'),
+  );
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const percentile = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.ceil((p / 100) * xs.length) - 1)]!;
+const ms = (x: number) => `${x.toFixed(0)} ms`;
+
+// ── Node ─────────────────────────────────────────────────────────────────────────────────────
+
+async function nodeFirstSync(stream: Buffer): Promise<number> {
+  const client = await createNodeSyncClient({
+    baseUrl: 'http://bench.invalid',
+    fetchToken: async () => ({ token: 'bench', expiresAt: Date.now() + 3_600_000 }),
+    fetch: async () =>
+      new Response(
+        new ReadableStream<Uint8Array>({
+          start(controller) {
+            for (let i = 0; i < stream.length; i += 64 * 1024) controller.enqueue(new Uint8Array(stream.subarray(i, i + 64 * 1024)));
+          },
+        }),
+        { status: 200 },
+      ),
+  });
+  const start = performance.now();
+  client.start();
+  await client.engine.waitFor((s) => s.hasSynced, 120_000);
+  const elapsed = performance.now() - start;
+  const n = client.query<{ n: number }>('SELECT count(*) AS n FROM todos')[0]!.n;
+  if (n !== ROWS) throw new Error(`expected ${ROWS} rows, got ${n}`);
+  await client.close();
+  return elapsed;
+}
+
+async function nodeRawInsert(rows: Row[]): Promise<number> {
+  const db = await openNodeDatabase();
+  db.script('CREATE TABLE t (id TEXT PRIMARY KEY NOT NULL, data TEXT NOT NULL)');
+  const start = performance.now();
+  db.transaction(() => {
+    for (const [id, data] of rows) db.run('INSERT INTO t (id, data) VALUES (?, ?)', [id, data]);
+  });
+  const elapsed = performance.now() - start;
+  db.close();
+  return elapsed;
+}
+
+// ── Chromium ─────────────────────────────────────────────────────────────────────────────────
+
+/** The bench page: first sync, raw OPFS insert, and the live-query latency, reported on window. */
+const PAGE_SOURCE = `
+import { createElement, useLayoutEffect } from 'react';
+import { createRoot } from 'react-dom/client';
+import { BrowserSyncClient } from '@/lib/sync/client/tabs/tab-client';
+import { SyncProvider, useLiveQuery } from '@/lib/sync/react';
+import { clientSchema } from '@/lib/sync/generated/client-schema';
+
+const worker = () => new Worker('/bench/worker.js', { type: 'module' });
+const params = new URLSearchParams(location.search);
+
+async function firstSync(dbName) {
+  const start = performance.now();
+  const client = new BrowserSyncClient({ schema: clientSchema, dbName, createWorker: worker, logLevel: 'warn' });
+  await new Promise((resolve) => {
+    const check = (s) => s && s.hasSynced && resolve();
+    client.onStatus(check);
+    check(client.status);
+  });
+  const elapsed = performance.now() - start;
+  const [{ n }] = await client.query('SELECT count(*) AS n FROM todos');
+  const storage = client.status.storage;
+  await client.close();
+  return { elapsed, n, storage };
+}
+
+async function rawInsert(rows) {
+  const w = new Worker('/bench/raw.js', { type: 'module' });
+  const result = await new Promise((resolve, reject) => {
+    w.onmessage = (e) => resolve(e.data);
+    w.onerror = (e) => reject(new Error(e.message));
+    w.postMessage(rows);
+  });
+  w.terminate();
+  return result;
+}
+
+function Probe({ onRender }) {
+  const { data } = useLiveQuery('SELECT id, description FROM todos WHERE completed = 0 ORDER BY description LIMIT 50');
+  useLayoutEffect(() => onRender(data), [data]);
+  return createElement('ol', null, (data ?? []).map((r) => createElement('li', { key: r.id }, r.description)));
+}
+
+async function liveQuery(dbName, writes) {
+  const client = new BrowserSyncClient({ schema: clientSchema, dbName, createWorker: worker, logLevel: 'warn' });
+  await new Promise((resolve) => {
+    const check = (s) => s && s.hasSynced && resolve();
+    client.onStatus(check);
+    check(client.status);
+  });
+  let waiting = null;
+  const onRender = (data) => {
+    if (waiting && data && data.some((r) => r.description === waiting.text)) {
+      const w = waiting;
+      waiting = null;
+      w.resolve(performance.now() - w.start);
+    }
+  };
+  const root = createRoot(document.getElementById('root'));
+  root.render(createElement(SyncProvider, { schema: clientSchema, client }, createElement(Probe, { onRender })));
+  await new Promise((r) => setTimeout(r, 500));
+  const [{ total }] = await client.query('SELECT count(*) AS total FROM todos');
+  const times = [];
+  const rows = await client.query("SELECT id FROM todos WHERE completed = 0 ORDER BY description LIMIT 50");
+  for (let i = 0; i < writes; i++) {
+    const text = 'Todo ' + String(i).padStart(4, '0') + ' (edited)';
+    const id = rows[i % rows.length].id;
+    const done = new Promise((resolve) => (waiting = { text, resolve, start: performance.now() }));
+    waiting.start = performance.now();
+    await client.execute("UPDATE ls_data__todos SET data = json_set(data, '$.description', ?) WHERE id = ?", [text, id]);
+    times.push(await done);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  root.unmount();
+  await client.close();
+  return { times, total };
+}
+
+window.bench = { firstSync, rawInsert, liveQuery };
+window.benchReady = true;
+`;
+
+/** The raw baseline worker: the same rows into an OPFS SAH-pool database, one prepared INSERT per row. */
+const RAW_SOURCE = `
+self.onmessage = async (e) => {
+  const rows = e.data;
+  const sqlite3 = await (await import('/sqlite/index.mjs')).default();
+  const pool = await sqlite3.installOpfsSAHPoolVfs({ name: 'bench-raw', directory: '.bench-raw', clearOnInit: true });
+  const db = new pool.OpfsSAHPoolDb('/raw.sqlite3');
+  // The client's own settings (lib/sync/client/db/open-browser.ts), so only the work differs.
+  db.exec('PRAGMA page_size = 65536; PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY; PRAGMA locking_mode = EXCLUSIVE; PRAGMA journal_mode = PERSIST; PRAGMA synchronous = NORMAL; CREATE TABLE t (id TEXT PRIMARY KEY NOT NULL, data TEXT NOT NULL)');
+  const start = performance.now();
+  db.exec('BEGIN');
+  const stmt = db.prepare('INSERT INTO t (id, data) VALUES (?, ?)');
+  for (const row of rows) stmt.bind(row).stepReset();
+  stmt.finalize();
+  db.exec('COMMIT');
+  const elapsed = performance.now() - start;
+  const n = db.selectValue('SELECT count(*) FROM t');
+  db.close();
+  self.postMessage({ elapsed, n });
+};
+`;
+
+async function bundle(entry: { path?: string; contents?: string }): Promise<string> {
+  const root = process.cwd();
+  const result = await build({
+    ...(entry.path ? { entryPoints: [entry.path] } : { stdin: { contents: entry.contents!, resolveDir: root, loader: 'tsx', sourcefile: 'bench-page.tsx' } }),
+    bundle: true,
+    format: 'esm',
+    platform: 'browser',
+    target: 'es2022',
+    write: false,
+    minify: true,
+    jsx: 'automatic',
+    define: { 'process.env.NODE_ENV': '"production"' },
+    external: ['/sqlite/*'],
+    logLevel: 'error',
+  });
+  return result.outputFiles[0]!.text;
+}
+
+async function browserBench(stream: Buffer, liveStream: Buffer, rows: Row[]) {
+  const sqliteDist = path.join(path.dirname(new URL(import.meta.resolve('@sqlite.org/sqlite-wasm/package.json')).pathname), 'dist');
+  const [page, worker] = await Promise.all([bundle({ contents: PAGE_SOURCE }), bundle({ path: 'lib/sync/client/worker/database.worker.ts' })]);
+  let current = stream;
+  const server = http.createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://x');
+    const send = (type: string, body: string | Buffer) => {
+      res.writeHead(200, { 'content-type': type, 'cache-control': 'no-store' });
+      res.end(body);
+    };
+    if (url.pathname === '/') return send('text/html', '<!doctype html><meta charset="utf-8"><div id="root"></div><script type="module" src="/bench/page.js"></script>');
+    if (url.pathname === '/bench/page.js') return send('text/javascript', page);
+    if (url.pathname === '/bench/worker.js') return send('text/javascript', worker);
+    if (url.pathname === '/bench/raw.js') return send('text/javascript', RAW_SOURCE);
+    if (url.pathname.startsWith('/sqlite/')) {
+      const file = path.basename(url.pathname);
+      return send(file.endsWith('.wasm') ? 'application/wasm' : 'text/javascript', readFileSync(path.join(sqliteDist, file)));
+    }
+    if (url.pathname === '/api/sync/token') return send('application/json', JSON.stringify({ token: 'bench', expires_at: new Date(Date.now() + 3_600_000).toISOString() }));
+    if (url.pathname === '/api/sync/stream') {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { buckets?: Array<{ name: string; after: string }> };
+        res.writeHead(200, { 'content-type': 'application/x-ndjson' });
+        // A client that resumes with the whole bucket gets the checkpoint without data, as from a server.
+        const resumed = body.buckets?.some((b) => b.name === BUCKET && b.after !== '0');
+        const bytes = resumed ? withoutData(current) : current;
+        // Sent in 64 KiB writes, then held open as a live stream is.
+        for (let i = 0; i < bytes.length; i += 64 * 1024) res.write(bytes.subarray(i, i + 64 * 1024));
+      });
+      req.on('close', () => res.end());
+      return undefined;
+    }
+    res.writeHead(404).end();
+    return undefined;
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+    args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-background-networking', '--no-first-run'],
+  });
+  try {
+    const context = await browser.newContext();
+    const tab = await context.newPage();
+    tab.on('pageerror', (e) => console.error('page error:', e.message));
+    await tab.goto(origin);
+    await tab.waitForFunction(() => (window as unknown as { benchReady?: boolean }).benchReady === true);
+    type Bench = { firstSync(db: string): Promise<{ elapsed: number; n: number; storage: string }>; rawInsert(rows: Row[]): Promise<{ elapsed: number; n: number }>; liveQuery(db: string, writes: number): Promise<{ times: number[]; total: number }> };
+    const sync: number[] = [];
+    const raw: number[] = [];
+    for (let run = 0; run < RUNS; run++) {
+      current = stream;
+      const s = await tab.evaluate((db) => (window as unknown as { bench: Bench }).bench.firstSync(db), `bench-sync-${run}`);
+      if (s.n !== ROWS || s.storage !== 'opfs-sahpool') throw new Error(`browser first sync: ${s.n} rows in ${s.storage}`);
+      sync.push(s.elapsed);
+      const r = await tab.evaluate((rs) => (window as unknown as { bench: Bench }).bench.rawInsert(rs), rows);
+      if (r.n !== ROWS) throw new Error(`raw insert: ${r.n} rows`);
+      raw.push(r.elapsed);
+    }
+    current = liveStream;
+    const live = await tab.evaluate(([db, writes]) => (window as unknown as { bench: Bench }).bench.liveQuery(db as string, writes as number), [`bench-live-${Date.now()}`, WRITES] as const);
+    return { sync, raw, live };
+  } finally {
+    await browser.close();
+    server.close();
+  }
+}
+
+// ── main ─────────────────────────────────────────────────────────────────────────────────────
+
+const rows = makeRows(ROWS);
+const stream = makeStream(rows);
+console.log(`sync client benchmark: ${ROWS} rows, ${(stream.length / 2 ** 20).toFixed(1)} MiB of stream, ${RUNS} runs (medians)`);
+
+const nodeSync: number[] = [];
+const nodeRaw: number[] = [];
+for (let run = 0; run < RUNS; run++) {
+  nodeSync.push(await nodeFirstSync(stream));
+  nodeRaw.push(await nodeRawInsert(rows));
+}
+const results: Array<Record<string, string>> = [
+  { case: `Node: first sync of ${ROWS} rows (memory)`, median: ms(median(nodeSync)), runs: nodeSync.map(ms).join(', '), target: '<= 1500 ms' },
+  { case: 'Node: raw sqlite-wasm insert, same rows', median: ms(median(nodeRaw)), runs: nodeRaw.map(ms).join(', '), target: '' },
+  { case: 'Node: ratio', median: `${(median(nodeSync) / median(nodeRaw)).toFixed(2)}x`, runs: '', target: '<= 2x' },
+];
+if (BROWSER) {
+  const b = await browserBench(stream, makeStream(makeRows(LIVE_ROWS)), rows);
+  results.push(
+    { case: `Chromium: first sync of ${ROWS} rows (OPFS SAH pool)`, median: ms(median(b.sync)), runs: b.sync.map(ms).join(', '), target: '<= 3000 ms' },
+    { case: 'Chromium: raw sqlite-wasm insert into OPFS, same rows', median: ms(median(b.raw)), runs: b.raw.map(ms).join(', '), target: '' },
+    { case: 'Chromium: ratio', median: `${(median(b.sync) / median(b.raw)).toFixed(2)}x`, runs: '', target: '<= 2x' },
+    { case: `Chromium: live query on ${b.live.total} rows, write → render`, median: `p50 ${percentile(b.live.times, 50).toFixed(1)} ms`, runs: `p95 ${percentile(b.live.times, 95).toFixed(1)} ms, max ${Math.max(...b.live.times).toFixed(1)} ms (${b.live.times.length} writes)`, target: 'p95 <= 16 ms' },
+  );
+}
+console.table(results);
