@@ -1,9 +1,9 @@
 'use client';
 
-import { eq, and } from 'drizzle-orm';
+import { and, eq } from 'drizzle-orm';
 import { useMemo } from 'react';
 import { listMembers, lists, todos } from '@/lib/sync/generated/client-schema';
-import { useLiveQuery, useSyncDatabase, useSyncStatus, type SyncDatabase } from '@/lib/sync/react';
+import { useRejectedWrites, useSyncDatabase, useSyncStatus, type SyncDatabase } from '@/lib/sync/react';
 
 /**
  * The demo's only write path: every change goes to the local database through the client's typed
@@ -70,34 +70,24 @@ export interface RejectedWriteView {
   rejectedAt: number;
 }
 
-/** Transactions the server refused (kept locally until dismissed). */
-export function useRejectedWrites(): RejectedWriteView[] {
-  const { data } = useLiveQuery<{ tx_id: string; ops: string; error: string; rejected_at: number }>('SELECT tx_id, ops, error, rejected_at FROM ls_rejected ORDER BY rejected_at DESC');
-  return useMemo(() => (data ?? []).map(toView), [data]);
+/** Transactions the server refused (already undone locally), newest first, and dismissing them. */
+export function useRejectedWriteViews(): { rejected: RejectedWriteView[]; dismiss(ids?: readonly string[]): Promise<void> } {
+  const { rejected, dismiss } = useRejectedWrites();
+  const views = useMemo(
+    () =>
+      rejected.map((r) => ({
+        transactionId: r.transactionId,
+        summary: r.ops.map((o) => `${o.op} ${o.table}`).join(', ') || 'an empty transaction',
+        code: r.error.code,
+        message: r.error.message,
+        rejectedAt: r.rejectedAt,
+      })),
+    [rejected],
+  );
+  return { rejected: views, dismiss };
 }
 
-function toView(row: { tx_id: string; ops: string; error: string; rejected_at: number }): RejectedWriteView {
-  const ops = parse<{ op: string; table: string }[]>(row.ops) ?? [];
-  const error = parse<{ code?: string; message?: string }>(row.error) ?? {};
-  return {
-    transactionId: row.tx_id,
-    summary: ops.map((o) => `${o.op} ${o.table}`).join(', ') || 'a transaction',
-    code: error.code ?? 'UNKNOWN',
-    message: error.message ?? '',
-    rejectedAt: Number(row.rejected_at),
-  };
-}
-
-function parse<T>(text: string): T | null {
-  try {
-    return JSON.parse(text) as T;
-  } catch {
-    return null;
-  }
-}
-
-/** Local transactions not yet confirmed by the server; null while the client cannot say. */
+/** Local transactions not yet confirmed by the server; null until the client reported. */
 export function usePendingUploads(): number | null {
-  const status = useSyncStatus() as (ReturnType<typeof useSyncStatus> & { pendingUploads?: number }) | null;
-  return typeof status?.pendingUploads === 'number' ? status.pendingUploads : null;
+  return useSyncStatus()?.pendingUploads ?? null;
 }

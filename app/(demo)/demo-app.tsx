@@ -2,6 +2,7 @@
 
 import { useSearchParams } from 'next/navigation';
 import { useEffect } from 'react';
+import { uploadTransaction } from '@/app/actions/upload';
 import { rememberThisPage } from '@/app/_offline/messages';
 import { clientSchema } from '@/lib/sync/generated/client-schema';
 import { SyncProvider } from '@/lib/sync/react';
@@ -23,7 +24,7 @@ export function DemoApp({ user }: { user: DemoUser }) {
         <h1>Lockstep</h1>
         <AccountMenu user={user} />
       </header>
-      <SyncProvider schema={clientSchema} dbName={`lockstep-${user.id}`} fallback={<p className={styles.muted}>Opening your lists…</p>}>
+      <SyncProvider schema={clientSchema} dbName={`lockstep-${user.id}`} upload={uploadTransaction} fallback={<p className={styles.muted}>Opening your lists…</p>}>
         <StatusBar />
         <main>
           <Screen user={user} />

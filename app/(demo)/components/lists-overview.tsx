@@ -14,6 +14,7 @@ export function ListsOverview({ user }: { user: DemoUser }) {
   const writes = useDemoWrites(user.id);
   const [name, setName] = useState('');
   const [error, run] = useWriteError();
+  // The subqueries name the outer table in full: Drizzle writes a lone table's columns unqualified.
   const { data, loading } = useLiveQuery(
     (db) =>
       db
@@ -21,8 +22,8 @@ export function ListsOverview({ user }: { user: DemoUser }) {
           id: lists.id,
           name: lists.name,
           ownerId: lists.ownerId,
-          open: sql<number>`(SELECT count(*) FROM todos t WHERE t.list_id = ${lists.id} AND NOT t.completed)`,
-          total: sql<number>`(SELECT count(*) FROM todos t WHERE t.list_id = ${lists.id})`,
+          open: sql<number>`(SELECT count(*) FROM todos t WHERE t.list_id = "lists"."id" AND NOT t.completed)`,
+          total: sql<number>`(SELECT count(*) FROM todos t WHERE t.list_id = "lists"."id")`,
         })
         .from(lists)
         .orderBy(asc(lists.name)),

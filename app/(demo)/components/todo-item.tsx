@@ -1,6 +1,6 @@
 'use client';
 
-import { useState, type FormEvent } from 'react';
+import { useEffect, useState, type FormEvent } from 'react';
 import type { todos } from '@/lib/sync/generated/client-schema';
 import type { DemoWrites } from '../data';
 import { useWriteError, WriteError } from './write-error';
@@ -13,7 +13,22 @@ export function TodoItem({ todo, writes }: { todo: Todo; writes: DemoWrites }) {
   const [editing, setEditing] = useState(false);
   const [draft, setDraft] = useState(todo.description);
   const [error, run] = useWriteError();
-  const completed = Boolean(todo.completed);
+  // Shown at once on click; the live query confirms it a moment later (or a failed write undoes it).
+  const [optimistic, setOptimistic] = useState<boolean | null>(null);
+  useEffect(() => setOptimistic(null), [todo.completed]);
+  const completed = optimistic ?? Boolean(todo.completed);
+
+  function onToggle(checked: boolean) {
+    setOptimistic(checked);
+    run(async () => {
+      try {
+        await writes.setCompleted(todo.id, checked);
+      } catch (error) {
+        setOptimistic(null);
+        throw error;
+      }
+    });
+  }
 
   function onSave(event: FormEvent<HTMLFormElement>) {
     event.preventDefault();
@@ -27,7 +42,7 @@ export function TodoItem({ todo, writes }: { todo: Todo; writes: DemoWrites }) {
 
   return (
     <li className={styles.todo}>
-      <input type="checkbox" checked={completed} aria-label={`Done: ${todo.description}`} onChange={(e) => run(() => writes.setCompleted(todo.id, e.target.checked))} />
+      <input type="checkbox" checked={completed} aria-label={`Done: ${todo.description}`} onChange={(e) => onToggle(e.target.checked)} />
       {editing ? (
         <form onSubmit={onSave} className={styles.inlineForm}>
           <label>
