@@ -1,14 +1,15 @@
 import type { BatchOp, CurrentRow, CurrentRowUpsert, ParameterUpsert, RowKey } from '@/lib/sync/storage';
 import { decodePlacement, encodePlacement } from './placements';
+import { rowHash, toastableValues, type ColumnTypes } from './row-state';
 
 /** A source row in Postgres text format; undefined marks an unchanged TOAST value. */
 export type SourceRow = Record<string, string | null | undefined>;
 
 /** A row change decoded from pgoutput (or read by the snapshot, as an insert). */
 export type SourceChange =
-  | { kind: 'insert'; table: string; row: SourceRow }
+  | { kind: 'insert'; table: string; row: SourceRow; types?: ColumnTypes }
   /** `old` is the old key ('K', when the key changed) or the whole old row (REPLICA IDENTITY FULL). */
-  | { kind: 'update'; table: string; old: SourceRow | null; row: SourceRow }
+  | { kind: 'update'; table: string; old: SourceRow | null; row: SourceRow; types?: ColumnTypes }
   | { kind: 'delete'; table: string; old: SourceRow }
   /** TRUNCATE: every row of the table leaves every bucket. */
   | { kind: 'truncate'; table: string };
@@ -28,14 +29,27 @@ export type CurrentRowLoader = (table: string, rowIds: string[]) => Promise<Map<
 export type CurrentRowLister = (table: string, afterRowId: string | null, limit: number) => Promise<Array<{ rowId: string } & CurrentRow>>;
 
 /**
+ * A row as the planner knows it: loaded from storage (values may then be partial, with a hash of
+ * the whole row), or as a change of this batch or the one before left it (all values, and the
+ * column types that decide which of them storage keeps).
+ */
+type KnownRow = CurrentRow & { types?: ColumnTypes | undefined; complete?: true };
+
+/** The rows a batch changed, as it left them: what the next batch starts from while this one commits. */
+export type RowOverlay = ReadonlyMap<string, KnownRow | null>;
+
+/**
  * Turns source row changes into bucket ops, current-row and parameter-index updates, in order.
  * Rows touched are loaded from bucket storage once per call (one query per table); later changes
- * to the same row in the batch see the earlier ones through an overlay. Replaying a change that
- * storage already reflects (after a crash, or a snapshot that already saw it) emits nothing.
+ * to the same row in the batch see the earlier ones through an overlay, and so does the next
+ * batch (`after`) while this one is still committing. Replaying a change that storage already
+ * reflects (after a crash, or a snapshot that already saw it) emits nothing.
  */
 export class ChangePlanner {
   readonly ops: BatchOp[] = [];
-  private readonly rows = new Map<string, CurrentRow | null>();
+  private readonly rows = new Map<string, KnownRow | null>();
+  /** Keys of the rows this batch changed: the only ones it writes back. */
+  private readonly dirty = new Set<string>();
   private readonly params = new Map<string, ParameterUpsert[] | null>();
   /** Parameter tables truncated in this batch: all their index entries go. */
   readonly truncatedParameterTables = new Set<string>();
@@ -44,7 +58,11 @@ export class ChangePlanner {
     private readonly rules: RowRules,
     private readonly load: CurrentRowLoader,
     private readonly list: CurrentRowLister = async () => [],
-  ) {}
+    /** The rows the previous batch changed, when it may not be committed yet. */
+    after?: RowOverlay,
+  ) {
+    if (after) for (const [key, row] of after) this.rows.set(key, row);
+  }
 
   /** Plans `changes` (one or more whole source transactions, in commit order). */
   async add(changes: readonly SourceChange[]): Promise<void> {
@@ -56,19 +74,27 @@ export class ChangePlanner {
   }
 
   get size(): number {
-    return this.ops.length + this.rows.size;
+    return this.ops.length + this.dirty.size;
+  }
+
+  /** The rows this batch changed, with all their values, for the next batch to plan against. */
+  overlay(): RowOverlay {
+    const changed = new Map<string, KnownRow | null>();
+    for (const key of this.dirty) changed.set(key, this.rows.get(key) ?? null);
+    return changed;
   }
 
   /** The current-row and parameter updates accumulated so far. */
   storageUpdates(): {
     currentRows: { upsert: CurrentRowUpsert[]; delete: RowKey[] };
-    parameters: { upsert: ParameterUpsert[]; delete: Array<{ sourceTable: string; sourceRowId: string }> };
+    parameters: { upsert: ParameterUpsert[]; delete: Array<{ sourceTable: string; sourceRowId: string }>; deleteTables?: string[] };
   } {
     const upsert: CurrentRowUpsert[] = [];
     const remove: RowKey[] = [];
-    for (const [key, row] of this.rows) {
+    for (const key of this.dirty) {
+      const row = this.rows.get(key);
       const { table, rowId } = splitKey(key);
-      if (row) upsert.push({ table, rowId, buckets: row.buckets, values: row.values });
+      if (row) upsert.push({ table, rowId, buckets: row.buckets, values: toastableValues(row.values, row.types), valuesHash: rowHash(row.values) });
       else remove.push({ table, rowId });
     }
     const paramUpsert: ParameterUpsert[] = [];
@@ -79,15 +105,16 @@ export class ChangePlanner {
       paramDelete.push({ sourceTable: table, sourceRowId: rowId });
       if (entries) paramUpsert.push(...entries);
     }
-    return { currentRows: { upsert, delete: remove }, parameters: { upsert: paramUpsert, delete: paramDelete } };
+    const parameters = { upsert: paramUpsert, delete: paramDelete, ...(this.truncatedParameterTables.size > 0 ? { deleteTables: [...this.truncatedParameterTables] } : {}) };
+    return { currentRows: { upsert, delete: remove }, parameters };
   }
 
   private async preload(changes: readonly SourceChange[]): Promise<void> {
     const wanted = new Map<string, Set<string>>();
     for (const change of changes) {
       if (change.kind === 'truncate' || !this.rules.isDataTable(change.table)) continue;
-      const ids = wanted.get(change.table) ?? new Set<string>();
-      wanted.set(change.table, ids);
+      let ids = wanted.get(change.table);
+      if (!ids) wanted.set(change.table, (ids = new Set<string>()));
       for (const id of this.idsOf(change)) if (!this.rows.has(rowKey(change.table, id))) ids.add(id);
     }
     for (const [table, ids] of wanted) {
@@ -118,26 +145,27 @@ export class ChangePlanner {
       const oldId = this.rules.rowId(table, { ...change.row, ...change.old });
       if (oldId !== id) this.remove(table, oldId);
     }
-    this.upsert(table, id, change.row);
+    this.upsert(table, id, change.row, change.types);
   }
 
-  private upsert(table: string, id: string, incoming: SourceRow): void {
+  private upsert(table: string, id: string, incoming: SourceRow, types: ColumnTypes | undefined): void {
     const key = rowKey(table, id);
-    if (this.rules.isParameterTable(table)) this.setParameters(table, id, incoming);
+    if (this.rules.isParameterTable(table)) this.params.set(key, parameterEntries(this.rules, table, id, incoming));
     if (!this.rules.isDataTable(table)) return;
 
     const current = this.rows.get(key) ?? null;
     const values = fillToast(table, id, incoming, current);
     const placed = this.rules.evaluateRow(table, values);
     const placements = placed.map(encodePlacement);
-    if (current && sameValues(current.values, values) && sameSet(current.buckets, placements)) return;
+    if (current && sameSet(current.buckets, placements) && sameRow(current, values)) return;
 
     for (const p of placed) this.ops.push({ bucket: p.bucket, op: 'PUT', table: p.table, rowId: id, data: p.data });
-    const now = new Set(placements);
-    for (const old of current?.buckets ?? []) {
-      if (!now.has(old)) this.pushRemove(old, id);
+    if (current) {
+      const now = new Set(placements);
+      for (const old of current.buckets) if (!now.has(old)) this.pushRemove(old, id);
     }
-    this.rows.set(key, { buckets: placements, values });
+    this.rows.set(key, { buckets: placements, values, types, complete: true });
+    this.dirty.add(key);
   }
 
   private remove(table: string, id: string): void {
@@ -147,6 +175,7 @@ export class ChangePlanner {
     const current = this.rows.get(key) ?? null;
     for (const old of current?.buckets ?? []) this.pushRemove(old, id);
     this.rows.set(key, null);
+    this.dirty.add(key);
   }
 
   private async truncate(table: string): Promise<void> {
@@ -155,7 +184,7 @@ export class ChangePlanner {
       for (const key of this.params.keys()) if (splitKey(key).table === table) this.params.delete(key);
     }
     if (!this.rules.isDataTable(table)) return;
-    // Rows stored before this batch, then rows this batch added before the TRUNCATE.
+    // Rows stored before this batch, then rows this batch (or the one before) added before the TRUNCATE.
     for (let after: string | null = null; ; ) {
       const page = await this.list(table, after, 1000);
       for (const row of page) {
@@ -175,23 +204,29 @@ export class ChangePlanner {
     const { bucket, table } = decodePlacement(encoded);
     this.ops.push({ bucket, op: 'REMOVE', table, rowId, data: null });
   }
+}
 
-  private setParameters(table: string, id: string, row: SourceRow): void {
-    const byLookup = new Map<string, string[][]>();
-    for (const entry of this.rules.evaluateParameterRow(table, row)) {
-      const list = byLookup.get(entry.lookup) ?? [];
-      list.push(entry.values);
-      byLookup.set(entry.lookup, list);
-    }
-    this.params.set(
-      rowKey(table, id),
-      [...byLookup].map(([lookup, values]) => ({ lookup, sourceTable: table, sourceRowId: id, values })),
-    );
+/** The parameter-index entries a source row yields: one per lookup, with every tuple it gives there. */
+export function parameterEntries(rules: RowRules, table: string, id: string, row: SourceRow): ParameterUpsert[] {
+  const byLookup = new Map<string, string[][]>();
+  for (const entry of rules.evaluateParameterRow(table, row)) {
+    const list = byLookup.get(entry.lookup);
+    if (list) list.push(entry.values);
+    else byLookup.set(entry.lookup, [entry.values]);
   }
+  return [...byLookup].map(([lookup, values]) => ({ lookup, sourceTable: table, sourceRowId: id, values }));
 }
 
 /** Unchanged TOAST values (undefined) are taken from the stored row; a row we never stored cannot have them. */
-function fillToast(table: string, id: string, row: SourceRow, current: CurrentRow | null): Record<string, string | null> {
+function fillToast(table: string, id: string, row: SourceRow, current: KnownRow | null): Record<string, string | null> {
+  let toasted = false;
+  for (const column in row) {
+    if (row[column] === undefined) {
+      toasted = true;
+      break;
+    }
+  }
+  if (!toasted) return row as Record<string, string | null>;
   const out: Record<string, string | null> = {};
   for (const [column, value] of Object.entries(row)) {
     if (value !== undefined) {
@@ -207,6 +242,12 @@ function fillToast(table: string, id: string, row: SourceRow, current: CurrentRo
   return out;
 }
 
+/** Whether `values` are the row storage already has: compared in full, or by hash when storage kept only part of it. */
+function sameRow(current: KnownRow, values: Record<string, string | null>): boolean {
+  if (current.complete || current.valuesHash === undefined) return sameValues(current.values, values);
+  return current.valuesHash === rowHash(values);
+}
+
 function sameValues(a: Record<string, string | null>, b: Record<string, string | null>): boolean {
   const keys = Object.keys(a);
   if (keys.length !== Object.keys(b).length) return false;
@@ -216,6 +257,7 @@ function sameValues(a: Record<string, string | null>, b: Record<string, string |
 
 function sameSet(a: readonly string[], b: readonly string[]): boolean {
   if (a.length !== b.length) return false;
+  if (a.length === 1) return a[0] === b[0];
   const set = new Set(a);
   return b.every((x) => set.has(x));
 }
