@@ -39,6 +39,9 @@ export function parseRow(shape: TableShape, data: Record<string, unknown>, mode:
   const issues: string[] = [];
   for (const [column, value] of Object.entries(data)) {
     const entry = shape.columns.get(column);
+    // Every client table has an `id` column holding the row id; for a composite key it is not a
+    // Postgres column, and the op's id already carries the key.
+    if (!entry && column === 'id' && shape.primaryKey.length > 1) continue;
     if (!entry) {
       issues.push(`${column}: ${shape.name} has no such column`);
       continue;
