@@ -1,11 +1,14 @@
 import type pg from 'pg';
 import type { SourceRow } from './changes';
+import type { ColumnTypes } from './row-state';
 import { quoteIdent, textTypes, type SourceTable } from './source';
 
 export interface SnapshotChunk {
   rows: SourceRow[];
   /** Primary key values (text) of the chunk's last row: where the next chunk starts. */
   lastKey: string[];
+  /** Each column's type OID. */
+  types: ColumnTypes;
 }
 
 /**
@@ -38,7 +41,7 @@ export async function* readTable(
       if (result.rows.length === 0) break;
       const last = result.rows[result.rows.length - 1]!;
       afterKey = table.primaryKey.map((c) => last[c] as string);
-      yield { rows: result.rows, lastKey: afterKey };
+      yield { rows: result.rows, lastKey: afterKey, types: new Map(result.fields.map((f) => [f.name, f.dataTypeID])) };
       if (result.rows.length < options.chunkSize) break;
     }
     await client.query('COMMIT');

@@ -1,9 +1,12 @@
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import pg from 'pg';
-import { commitBatch, updateSnapshotProgress, type SnapshotProgress, type TableSnapshotProgress } from '@/lib/sync/storage';
-import { ChangePlanner } from './changes';
+import { commitSnapshotChunk, SnapshotChunk, updateSnapshotProgress, type SnapshotProgress, type TableSnapshotProgress } from '@/lib/sync/storage';
+import { parameterEntries, type RowRules } from './changes';
 import type { Logger } from './log';
+import { encodePlacement } from './placements';
+import { rowHash, toastableValues } from './row-state';
 import type { ReplicatorRules } from './rules';
-import { readTable, type SnapshotChunk } from './snapshot-reader';
+import { readTable, type SnapshotChunk as SourceChunk } from './snapshot-reader';
 import { qualified, sourceClientConfig } from './source';
 
 /** Snapshot progress plus the LSN streaming must reach before the first checkpoint. */
@@ -25,11 +28,16 @@ export interface SnapshotOptions {
   signal: AbortSignal;
 }
 
+/** Rows planned between two turns of the event loop, so the COPY being sent and the next read keep moving. */
+const ROWS_PER_TURN = 1000;
+
 /**
  * Copies every source table into bucket storage, chunk by chunk in primary-key order. Each chunk's
  * ops, current rows, parameter entries and the progress that says it is done commit together, so
- * a crash resumes after the last committed chunk with nothing lost or written twice. No checkpoint
- * is made here: clients see nothing until streaming has caught up (invariant 2).
+ * a crash resumes after the last committed chunk with nothing lost or written twice. Three chunks
+ * are in flight at once: one is read from the source, the one before is planned, and the one before
+ * that commits (in order: op ids follow the key order). No checkpoint is made here: clients see
+ * nothing until streaming has caught up (invariant 2).
  */
 export async function snapshotTables(options: SnapshotOptions): Promise<void> {
   const { rules, progress, log } = options;
@@ -44,16 +52,27 @@ export async function snapshotTables(options: SnapshotOptions): Promise<void> {
       const started = Date.now();
       log.info('snapshot table', { table: name, resumeAfter: state.lastKey, rowsSoFar: state.rows });
       const chunks = readTable(reader, table, { afterKey: state.lastKey, chunkSize: options.chunkSize, snapshotName: options.snapshotName });
-      // Read the next chunk from the source while the previous one commits to storage.
-      let next: Promise<IteratorResult<SnapshotChunk>> = chunks.next();
+      let next: Promise<IteratorResult<SourceChunk>> = chunks.next();
+      let committing: Promise<unknown> = Promise.resolve();
       for (;;) {
         const result = await next;
         if (result.done) break;
         options.signal.throwIfAborted();
         next = chunks.next();
         next.catch(() => undefined); // surfaced when awaited
-        await commitChunk(options, table.key, result.value, state);
+        const t0 = performance.now();
+        const chunk = await planChunk(rules, options.rulesId, table.key, result.value);
+        state.lastKey = result.value.lastKey;
+        state.rows += result.value.rows.length;
+        const t1 = performance.now();
+        await committing;
+        const waited = performance.now() - t1;
+        // commitSnapshotChunk reads the progress now, before the next chunk moves it on.
+        committing = commitSnapshotChunk(options.storage, chunk, progress);
+        committing.catch(() => undefined); // surfaced when awaited
+        log.debug('snapshot chunk', { rows: result.value.rows.length, ops: chunk.opCount, planMs: Math.round(t1 - t0), waitedForCommitMs: Math.round(waited) });
       }
+      await committing;
       state.done = true;
       await updateSnapshotProgress(options.storage, options.rulesId, progress);
       log.info('snapshot table done', { table: name, rows: state.rows, ms: Date.now() - started });
@@ -63,16 +82,34 @@ export async function snapshotTables(options: SnapshotOptions): Promise<void> {
   }
 }
 
-async function commitChunk(options: SnapshotOptions, tableKey: string, chunk: SnapshotChunk, state: TableSnapshotProgress): Promise<void> {
-  // Rows after the saved key were never stored, so there is nothing to load.
-  const t0 = performance.now();
-  const first = chunk.rows[0];
-  if (first) options.rules.observeColumns(tableKey, Object.keys(first));
-  const planner = new ChangePlanner(options.rules, async () => new Map());
-  await planner.add(chunk.rows.map((row) => ({ kind: 'insert' as const, table: tableKey, row })));
-  state.lastKey = chunk.lastKey;
-  state.rows += chunk.rows.length;
-  const t1 = performance.now();
-  await commitBatch(options.storage, options.rulesId, { ops: planner.ops, ...planner.storageUpdates(), checkpoint: false, snapshotProgress: options.progress });
-  options.log.debug('snapshot chunk', { rows: chunk.rows.length, planMs: Math.round(t1 - t0), commitMs: Math.round(performance.now() - t1) });
+/**
+ * Plans a chunk of rows that storage has never seen (rows after the last committed key): each is
+ * an insert into an empty store, so there is nothing to load, fill or compare; the ops, current rows
+ * and parameter entries are what ChangePlanner would produce for an insert, encoded straight for COPY.
+ */
+async function planChunk(rules: ReplicatorRules, rulesId: number, table: string, source: SourceChunk): Promise<SnapshotChunk> {
+  const { rows, types } = source;
+  if (rows[0]) rules.observeColumns(table, Object.keys(rows[0]));
+  const chunk = new SnapshotChunk(rulesId);
+  const isData = rules.isDataTable(table);
+  const isParameter = rules.isParameterTable(table);
+  for (let start = 0; start < rows.length; start += ROWS_PER_TURN) {
+    if (start > 0) await nextTurn();
+    const end = Math.min(rows.length, start + ROWS_PER_TURN);
+    for (let i = start; i < end; i++) planRow(rules, chunk, table, rows[i] as Record<string, string | null>, isData, isParameter, types);
+  }
+  return chunk;
+}
+
+function planRow(rules: RowRules, chunk: SnapshotChunk, table: string, row: Record<string, string | null>, isData: boolean, isParameter: boolean, types: SourceChunk['types']): void {
+  const id = rules.rowId(table, row);
+  if (isParameter) for (const entry of parameterEntries(rules, table, id, row)) chunk.parameter(entry);
+  if (!isData) return;
+  const placed = rules.evaluateRow(table, row);
+  const buckets: string[] = [];
+  for (const p of placed) {
+    chunk.put(p.bucket, p.table, id, p.data);
+    buckets.push(encodePlacement(p));
+  }
+  chunk.currentRow({ table, rowId: id, buckets, values: toastableValues(row, types), valuesHash: rowHash(row) });
 }
