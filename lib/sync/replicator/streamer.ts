@@ -1,9 +1,10 @@
 import type pg from 'pg';
 import type { Pgoutput } from 'pg-logical-replication';
 import { commitBatch, getCurrentRows, listCurrentRows, type CommitResult } from '@/lib/sync/storage';
-import { ChangePlanner, type SourceChange, type SourceRow } from './changes';
+import { ChangePlanner, type RowOverlay, type SourceChange, type SourceRow } from './changes';
 import type { Logger } from './log';
 import { compareLsn, maxLsn, type Lsn } from './lsn';
+import type { ColumnTypes } from './row-state';
 import type { ReplicatorRules } from './rules';
 import { sourceClientConfig } from './source';
 import { WalStream } from './wal-stream';
@@ -34,6 +35,15 @@ interface PendingTransaction {
   forceCheckpoint?: boolean;
 }
 
+/** Transactions planned together, ready to commit as one storage batch. */
+interface PlannedBatch {
+  transactions: PendingTransaction[];
+  changes: number;
+  planner: ChangePlanner;
+  lsn: Lsn;
+  planMs: number;
+}
+
 /**
  * Follows the slot: decodes each source transaction, groups the transactions waiting in line into
  * one storage commit (ops in commit order, a checkpoint at the end: never half a transaction), and
@@ -41,7 +51,7 @@ interface PendingTransaction {
  */
 export class Streamer {
   private readonly stream: WalStream;
-  private readonly relations = new Map<number, { key: string | undefined; name: string; columns: string }>();
+  private readonly relations = new Map<number, { key: string | undefined; name: string; columns: string; names: string[]; types: ColumnTypes }>();
   private readonly warned = new Set<string>();
   private current: PendingTransaction | undefined;
   private pending: PendingTransaction[] = [];
@@ -50,6 +60,7 @@ export class Streamer {
   private drained: Array<() => void> = [];
   private failure: unknown;
   private stopped = false;
+  /** A batch is being planned or committed. */
   private flushing = false;
   private ticking = false;
   private seenWriteCheckpoint = '0';
@@ -75,6 +86,9 @@ export class Streamer {
   async run(): Promise<void> {
     const flusher = this.flushLoop();
     const idleTick = setInterval(() => void this.idleCheckpoint(), 250);
+    // Until the first checkpoint (which activates a new rules version) look more often.
+    const firstTick = setInterval(() => (this.hasCheckpoint ? clearInterval(firstTick) : void this.idleCheckpoint()), 20);
+    if (!this.hasCheckpoint) void this.idleCheckpoint();
     try {
       await Promise.race([this.stream.run(), flusher]);
       if (this.failure) throw this.failure;
@@ -82,6 +96,7 @@ export class Streamer {
       if (this.failure || !this.stopped) throw this.failure ?? error;
     } finally {
       clearInterval(idleTick);
+      clearInterval(firstTick);
       this.stopped = true;
       this.wake?.();
       await this.stream.stop().catch(() => undefined);
@@ -128,9 +143,9 @@ export class Streamer {
           this.onRelation(message);
           return;
         case 'insert':
-          return this.push(message.relation, (table) => ({ kind: 'insert', table, row: message.new as SourceRow }));
+          return this.push(message.relation, (table, relation) => ({ kind: 'insert', table, row: plainRow(message.new, relation), types: relation?.types }));
         case 'update':
-          return this.push(message.relation, (table) => ({ kind: 'update', table, old: (message.key ?? message.old) as SourceRow | null, row: message.new as SourceRow }));
+          return this.push(message.relation, (table, relation) => ({ kind: 'update', table, old: (message.key ?? message.old) as SourceRow | null, row: plainRow(message.new, relation), types: relation?.types }));
         case 'delete':
           return this.push(message.relation, (table) => ({ kind: 'delete', table, old: (message.key ?? message.old) as SourceRow }));
         case 'truncate':
@@ -157,11 +172,12 @@ export class Streamer {
     } else if (previous && previous.columns !== columns) {
       this.options.log.info('columns of a synced table changed', { table: name, columns: message.columns.map((c) => c.name) });
     }
-    this.relations.set(message.relationOid, { key, name, columns });
+    const names = message.columns.map((c) => c.name);
+    this.relations.set(message.relationOid, { key, name, columns, names, types: new Map(message.columns.map((c) => [c.name, c.typeOid])) });
     if (key) this.options.rules.observeColumns(key, message.columns.map((c) => c.name));
   }
 
-  private push(relation: Pgoutput.MessageRelation, make: (table: string) => SourceChange): void {
+  private push(relation: Pgoutput.MessageRelation, make: (table: string, known: { names: string[]; types: ColumnTypes } | undefined) => SourceChange): void {
     const known = this.relations.get(relation.relationOid);
     const key = known ? known.key : this.options.rules.tableKey(relation.schema, relation.name);
     if (!key) {
@@ -173,7 +189,7 @@ export class Streamer {
       return;
     }
     if (!this.current) throw new Error('pgoutput sent a change outside a transaction');
-    this.current.changes.push(make(key));
+    this.current.changes.push(make(key, known));
   }
 
   private async onCommit(message: Pgoutput.MessageCommit): Promise<void> {
@@ -195,57 +211,76 @@ export class Streamer {
     }
   }
 
+  /**
+   * Plans the next batch while the previous one commits (Node and the storage database work at
+   * the same time), but commits strictly one after the other: op ids follow commit order, and an
+   * LSN is confirmed only once everything before it is in storage. The batch being planned sees the
+   * rows the committing one changed through its overlay, so it never depends on that commit.
+   */
   private async flushLoop(): Promise<void> {
-    while (!this.stopped) {
-      if (this.pending.length === 0) {
-        await new Promise<void>((resolve) => (this.wake = resolve));
-        this.wake = undefined;
-        continue;
+    let committing: { done: Promise<void>; settled: boolean; overlay: RowOverlay } | undefined;
+    try {
+      while (!this.stopped) {
+        if (this.pending.length === 0) {
+          if (committing?.settled) {
+            await committing.done; // rethrows its failure
+            committing = undefined;
+            this.flushing = false;
+            continue;
+          }
+          const woken = new Promise<void>((resolve) => (this.wake = resolve));
+          await (committing ? Promise.race([woken, committing.done.then(() => undefined, () => undefined)]) : woken);
+          this.wake = undefined;
+          continue;
+        }
+        this.flushing = true;
+        const planned = await this.plan(committing?.overlay);
+        if (committing) await committing.done;
+        const entry = { done: this.commit(planned), settled: false, overlay: planned.planner.overlay() };
+        entry.done.then(() => (entry.settled = true), () => (entry.settled = true));
+        committing = entry;
       }
-      this.flushing = true;
-      try {
-        await this.flush();
-      } catch (error) {
-        this.fail(error);
-        return;
-      } finally {
-        this.flushing = false;
-      }
+      await committing?.done;
+    } catch (error) {
+      this.fail(error);
+    } finally {
+      this.flushing = false;
     }
   }
 
-  private async flush(): Promise<void> {
-    const batch: PendingTransaction[] = [];
-    let size = 0;
-    while (this.pending.length > 0 && (batch.length === 0 || size + this.pending[0]!.changes.length <= this.options.maxBatchChanges)) {
+  /** Takes the transactions waiting in line (whole ones, up to maxBatchChanges) and plans them. */
+  private async plan(overlay: RowOverlay | undefined): Promise<PlannedBatch> {
+    const transactions: PendingTransaction[] = [];
+    let changes = 0;
+    while (this.pending.length > 0 && (transactions.length === 0 || changes + this.pending[0]!.changes.length <= this.options.maxBatchChanges)) {
       const txn = this.pending.shift()!;
-      batch.push(txn);
-      size += txn.changes.length;
+      transactions.push(txn);
+      changes += txn.changes.length;
     }
     const { rules, storage, rulesId } = this.options;
+    const started = performance.now();
     const planner = new ChangePlanner(
       rules,
       (table, ids) => getCurrentRows(storage, rulesId, table, ids),
       (table, after, limit) => listCurrentRows(storage, rulesId, table, after, limit),
+      overlay,
     );
-    await planner.add(batch.flatMap((t) => t.changes));
-    const lsn = batch[batch.length - 1]!.lsn;
-    this.options.log.debug('flush', { transactions: batch.length, changes: size, ops: planner.ops.length, lsn });
+    await planner.add(transactions.length === 1 ? transactions[0]!.changes : transactions.flatMap((t) => t.changes));
+    return { transactions, changes, planner, lsn: transactions[transactions.length - 1]!.lsn, planMs: performance.now() - started };
+  }
+
+  private async commit({ transactions, changes, planner, lsn, planMs }: PlannedBatch): Promise<void> {
+    const { storage, rulesId } = this.options;
+    const started = performance.now();
     const checkpoint = compareLsn(lsn, this.options.catchUpLsn) >= 0;
     const updates = planner.storageUpdates();
     const emptyBatch = planner.ops.length === 0 && updates.currentRows.upsert.length + updates.currentRows.delete.length + updates.parameters.delete.length === 0;
-    const forced = batch.some((t) => t.forceCheckpoint);
+    const forced = transactions.some((t) => t.forceCheckpoint);
     if (emptyBatch && planner.truncatedParameterTables.size === 0 && this.hasCheckpoint && !forced) {
       // Nothing synced changed: no storage write, but the WAL can be released.
       this.stream.confirm(lsn);
     } else {
-      const result = await commitBatch(storage, rulesId, {
-        ops: planner.ops,
-        ...updates,
-        ...(planner.truncatedParameterTables.size > 0 ? { truncateParameterTables: [...planner.truncatedParameterTables] } : {}),
-        lsn,
-        checkpoint,
-      });
+      const result = await commitBatch(storage, rulesId, { ops: planner.ops, ...updates, lsn, checkpoint });
       this.lastLsn = lsn;
       this.stream.confirm(lsn);
       if (checkpoint) {
@@ -253,7 +288,8 @@ export class Streamer {
         this.options.onCheckpoint?.(result, lsn);
       }
     }
-    this.pendingChanges -= size;
+    this.options.log.debug('flush', { transactions: transactions.length, changes, ops: planner.ops.length, lsn, planMs: Math.round(planMs), commitMs: Math.round(performance.now() - started) });
+    this.pendingChanges -= changes;
     if (this.pendingChanges <= this.options.maxBatchChanges * 4) for (const resolve of this.drained.splice(0)) resolve();
   }
 
@@ -298,6 +334,19 @@ export class Streamer {
       this.ticking = false;
     }
   }
+}
+
+/**
+ * The decoder's tuples are null-prototype objects, which V8 keeps in dictionary mode: every
+ * property read is a hash lookup and every for-in collects and sorts the keys. Copied into a
+ * plain object in column order, all rows of a table share one shape and the planner, the
+ * evaluator and the row hash read them several times faster. Unchanged TOAST values stay undefined.
+ */
+function plainRow(tuple: Record<string, unknown>, relation: { names: string[] } | undefined): SourceRow {
+  if (!relation) return tuple as SourceRow;
+  const row: SourceRow = {};
+  for (const name of relation.names) row[name] = tuple[name] as string | null | undefined;
+  return row;
 }
 
 /** pg-logical-replication gives commit times as microseconds since the Unix epoch. */
