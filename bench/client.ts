@@ -138,13 +138,22 @@ const params = new URLSearchParams(location.search);
 
 async function firstSync(dbName) {
   const start = performance.now();
-  const client = new BrowserSyncClient({ schema: clientSchema, dbName, createWorker: worker, logLevel: 'warn' });
+  const client = new BrowserSyncClient({ schema: clientSchema, dbName, createWorker: worker, logLevel: params.get('log') ?? 'warn' });
+  const marks = {};
   await new Promise((resolve) => {
-    const check = (s) => s && s.hasSynced && resolve();
+    const check = (s) => {
+      if (!s) return;
+      const t = Math.round(performance.now() - start);
+      marks.opened ??= t;
+      if (s.state === 'downloading') marks.checkpoint ??= t;
+      if (s.downloadProgress && s.downloadProgress.downloadedOps >= s.downloadProgress.totalOps && s.downloadProgress.totalOps > 0) marks.downloaded ??= t;
+      if (s.hasSynced) resolve();
+    };
     client.onStatus(check);
     check(client.status);
   });
   const elapsed = performance.now() - start;
+  console.log('first sync marks', JSON.stringify(marks), Math.round(elapsed));
   const [{ n }] = await client.query('SELECT count(*) AS n FROM todos');
   const storage = client.status.storage;
   await client.close();
@@ -199,6 +208,17 @@ async function liveQuery(dbName, writes) {
     await new Promise((r) => setTimeout(r, 5));
   }
   root.unmount();
+  const queryMs = [];
+  const executeMs = [];
+  for (let i = 0; i < 20; i++) {
+    let t = performance.now();
+    await client.query('SELECT id, description FROM todos WHERE completed = 0 ORDER BY description LIMIT 50');
+    queryMs.push(performance.now() - t);
+    t = performance.now();
+    await client.execute("UPDATE ls_data__todos SET data = json_set(data, '$.notes', ?) WHERE id = ?", [String(i), rows[0].id]);
+    executeMs.push(performance.now() - t);
+  }
+  console.log('live query parts: query ms', queryMs.map((x) => x.toFixed(1)).join(' '), '| execute ms', executeMs.map((x) => x.toFixed(1)).join(' '));
   await client.close();
   return { times, total };
 }
@@ -294,7 +314,8 @@ async function browserBench(stream: Buffer, liveStream: Buffer, rows: Row[]) {
     const context = await browser.newContext();
     const tab = await context.newPage();
     tab.on('pageerror', (e) => console.error('page error:', e.message));
-    await tab.goto(origin);
+    if (process.env.BENCH_VERBOSE) tab.on('console', (m) => console.log('page:', m.text()));
+    await tab.goto(process.env.BENCH_VERBOSE ? `${origin}/?log=debug` : origin);
     await tab.waitForFunction(() => (window as unknown as { benchReady?: boolean }).benchReady === true);
     type Bench = { firstSync(db: string): Promise<{ elapsed: number; n: number; storage: string }>; rawInsert(rows: Row[]): Promise<{ elapsed: number; n: number }>; liveQuery(db: string, writes: number): Promise<{ times: number[]; total: number }> };
     const sync: number[] = [];

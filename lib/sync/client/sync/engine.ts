@@ -31,6 +31,11 @@ export interface SyncEngineOptions {
   onStatus?(status: SyncStatus): void;
 }
 
+/** Data lines are stored in one transaction once they hold this many ops… */
+const DATA_BATCH_OPS = 50_000;
+/** …or when no further line arrived for this long. */
+const FLUSH_AFTER_MS = 100;
+
 /** Why the stream was stopped from this side. */
 type AbortReason = 'stop' | 'renew' | 'idle';
 
@@ -62,6 +67,12 @@ export class SyncEngine {
   private wakeBackoff: (() => void) | undefined;
   private serial: Promise<unknown> = Promise.resolve();
   private checksumFailures = 0;
+  /** Time spent on the checkpoint being downloaded, for the debug line logged when it is applied. */
+  private timing = { parseMs: 0, storeMs: 0, ops: 0 };
+  /** Data lines received and not yet stored (see flushData). */
+  private pendingData: DataLine[] = [];
+  private pendingOps = 0;
+  private flushTimer: ReturnType<typeof setTimeout> | undefined;
   private readonly watchers = new Set<(status: SyncStatus) => void>();
   private unsubscribeQueue: (() => void) | undefined;
 
@@ -239,6 +250,8 @@ export class SyncEngine {
       clearTimeout(renewTimer);
       clearTimeout(idleTimer);
       controller.abort();
+      // What arrived before the stream ended is kept: the next stream resumes after it.
+      await this.serialize(async () => this.flushData()).catch((error: unknown) => this.log.warn('storing downloaded ops failed', { error: serializeError(error) }));
     }
   }
 
@@ -249,18 +262,35 @@ export class SyncEngine {
     return next;
   }
 
+  /**
+   * Stores the data lines gathered so far in one transaction. Lines are gathered across reads (up
+   * to DATA_BATCH_OPS ops, or until another kind of line arrives, or FLUSH_AFTER_MS without one):
+   * on OPFS each commit costs a flush, so a large download in a few transactions is several
+   * times faster than one per read.
+   */
+  private flushData(): void {
+    clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
+    const lines = this.pendingData;
+    if (lines.length === 0) return;
+    this.pendingData = [];
+    this.pendingOps = 0;
+    const start = performance.now();
+    this.timing.ops += this.sync.data(lines);
+    this.timing.storeMs += performance.now() - start;
+  }
+
   private async handleLines(texts: string[], renewIn: (ms: number) => void): Promise<Ending | undefined> {
-    let data: DataLine[] = [];
-    const flush = () => {
-      if (data.length === 0) return;
-      this.sync.data(data);
-      data = [];
-    };
+    const flush = () => this.flushData();
     try {
       for (const text of texts) {
+        const parseStart = performance.now();
         const line: SyncLine = parseLine(text);
+        this.timing.parseMs += performance.now() - parseStart;
         if (line.type === 'data') {
-          data.push(line);
+          this.pendingData.push(line);
+          this.pendingOps += line.ops.length;
+          if (this.pendingOps >= DATA_BATCH_OPS) flush();
           continue;
         }
         flush();
@@ -274,7 +304,11 @@ export class SyncEngine {
             this.fire('checkpoint', { downloadProgress: this.sync.downloadProgress });
             break;
           case 'checkpoint_complete': {
-            const ending = this.completed(await this.sync.complete(line));
+            const start = performance.now();
+            const outcome = await this.sync.complete(line);
+            if (outcome.kind === 'applied') this.log.debug('checkpoint applied', { lastOpId: outcome.lastOpId, ops: this.timing.ops, parseMs: Math.round(this.timing.parseMs), storeMs: Math.round(this.timing.storeMs), applyMs: Math.round(performance.now() - start) });
+            this.timing = { parseMs: 0, storeMs: 0, ops: 0 };
+            const ending = this.completed(outcome);
             if (ending) return ending;
             break;
           }
@@ -296,7 +330,9 @@ export class SyncEngine {
             throw new SyncClientError(ClientErrorCode.stream, `The sync stream failed: ${line.error.code}: ${line.error.message}`, { details: { code: line.error.code } });
         }
       }
-      flush();
+      if (this.pendingData.length > 0 && this.flushTimer === undefined) {
+        this.flushTimer = setTimeout(() => void this.serialize(async () => this.flushData()).catch((error: unknown) => this.log.warn('storing downloaded ops failed', { error: serializeError(error) })), FLUSH_AFTER_MS);
+      }
     } finally {
       if (this.current.downloading) this.update({ downloadProgress: this.sync.downloadProgress ? { ...this.sync.downloadProgress } : null });
     }
