@@ -60,6 +60,8 @@ export function serveDatabaseWorker(scope: WorkerScope): void {
           opened.onStatus((status) => scope.postMessage({ kind: 'status', status }));
           opened.onTablesChanged((tables) => scope.postMessage({ kind: 'tables', tables }));
           opened.start();
+          // Back online: connect now instead of waiting out the backoff.
+          (globalThis as { addEventListener?: (type: string, listener: () => void) => void }).addEventListener?.('online', () => opened.engine.reconnect());
           scope.postMessage({ kind: 'ready', status: opened.status });
           for (const call of waiting.splice(0)) answer(call);
         },
