@@ -8,11 +8,11 @@
  * database, a script to add a user, and a Playwright smoke test. Finally it generates the
  * migrations (drizzle-kit) and the client schema (sync:generate) in <dir>.
  *
- * --link-deps symlinks this checkout's node_modules into <dir> instead of leaving `npm install`
+ * --link-deps hard-links this checkout's node_modules into <dir> instead of leaving `npm install`
  * to you (quick to try out; a real app installs its own).
  */
 import { execFileSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { appFiles } from './lib/create-app-files';
 
@@ -83,7 +83,15 @@ pkg.scripts['test:vitest'] = 'vitest run --passWithNoTests';
 pkg.scripts['user:add'] = 'tsx scripts/add-user.ts';
 writeFileSync(pkgPath, `${JSON.stringify(pkg, null, 2)}\n`);
 
-if (linkDeps) symlinkSync(path.join(root, 'node_modules'), path.join(dir, 'node_modules'), 'dir');
+if (linkDeps) {
+  // Hard links: quick, no network, and a real directory (Turbopack will not resolve packages
+  // through a node_modules symlink that leaves the project). A copy where links cannot be made.
+  try {
+    execFileSync('cp', ['-al', path.join(root, 'node_modules'), path.join(dir, 'node_modules')]);
+  } catch {
+    cpSync(path.join(root, 'node_modules'), path.join(dir, 'node_modules'), { recursive: true });
+  }
+}
 
 if (existsSync(path.join(dir, 'node_modules'))) {
   const run = (command: string, commandArgs: string[]) => execFileSync(command, commandArgs, { cwd: dir, stdio: 'inherit' });
