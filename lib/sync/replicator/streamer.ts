@@ -280,7 +280,10 @@ export class Streamer {
       // Nothing synced changed: no storage write, but the WAL can be released.
       this.stream.confirm(lsn);
     } else {
-      const result = await commitBatch(storage, rulesId, { ops: planner.ops, ...updates, lsn, checkpoint });
+      // A checkpoint only a write checkpoint asked for needs an op id of its own, or streams would
+      // take it for the one they already sent.
+      const newCheckpointId = forced && planner.ops.length === 0;
+      const result = await commitBatch(storage, rulesId, { ops: planner.ops, ...updates, lsn, checkpoint, newCheckpointId });
       this.lastLsn = lsn;
       this.stream.confirm(lsn);
       if (checkpoint) {

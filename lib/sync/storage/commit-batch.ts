@@ -45,7 +45,9 @@ export async function commitBatch(pool: pg.Pool, rulesId: number, batch: CommitB
   const { rows } = await pool.query<{ refused: string | null; last_op_id: string | null; last_lsn: string | null }>({
     name: 'lockstep_commit_batch',
     text: COMMIT_BATCH,
-    values: [rulesId, p.ops.ops.length, p.lsn, p.snapshotProgress, p.checkpoint, ...opColumns(p), ...otherColumns(p)],
+    // An empty op range of one id: the function inserts no op (its op columns are null) but the
+    // checkpoint gets an op id of its own.
+    values: [rulesId, p.ops.ops.length === 0 && batch.newCheckpointId && p.checkpoint ? 1 : p.ops.ops.length, p.lsn, p.snapshotProgress, p.checkpoint, ...opColumns(p), ...otherColumns(p)],
   });
   const result = rows[0]!;
   if (result.refused !== null) throw refusal(rulesId, result.refused, p.lsn, result.last_lsn);
