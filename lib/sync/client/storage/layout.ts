@@ -14,8 +14,12 @@ import type { SqlDatabase } from '../db/database';
  *   clearing a bucket (rare) scans, which keeps every insert of a large download cheaper.
  * - ls_touched: rows whose oplog entries changed since the last applied checkpoint (duplicates
  *   allowed: appending is cheaper than a unique insert); the next apply recomputes exactly these.
- * - ls_bulk: tables whose store was empty when ops for them arrived (a first sync): their rows are
- *   not listed in ls_touched; the next apply fills the store from the oplog in one statement.
+ * - ls_bulk: tables whose store was empty when ops for them arrived (a first sync). Their rows
+ *   are written once, into a staging copy of the store (`ls_stage__<table>`), which the next apply
+ *   renames into place; their oplog entries carry data '' ("the store holds it"), and are not
+ *   listed in ls_touched. Writing a first sync's rows once instead of twice halves its OPFS I/O.
+ *   The stage (and so the store after it) has a third column, op_id: pages arrive in bucket
+ *   order, and of a row in several buckets the newest op's data is kept.
  * - ls_requests: writes made for other tabs, by request key, so a write retried after the leader
  *   tab changed is applied once (kept an hour).
  * - ls_upload_queue / ls_upload_ops: the upload queue (docs/writes.md#the-client-half): one entry
@@ -109,6 +113,11 @@ export function quoteIdent(name: string): string {
 /** The store table of a client table. */
 export function storeTableOf(table: string): string {
   return `${STORE_PREFIX}${table}`;
+}
+
+/** The staging copy a table's rows are written to while it is in bulk mode. */
+export function stageTableOf(table: string): string {
+  return `ls_stage__${table}`;
 }
 
 /** The client table a store table holds, or undefined for any other table. */

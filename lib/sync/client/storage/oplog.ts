@@ -1,6 +1,6 @@
 import { addChecksums } from '@/lib/sync/protocol';
 import type { SqlDatabase } from '../db/database';
-import { quoteIdent, storeTableOf } from './layout';
+import { quoteIdent, stageTableOf, storeTableOf } from './layout';
 import type { PreparedPage } from './pages';
 
 /** A bucket as stored: how far it is downloaded and the checksum of what was downloaded. */
@@ -20,24 +20,51 @@ export function readBuckets(db: SqlDatabase): Map<string, LocalBucket> {
   return new Map(rows.map((r) => [r.name, { name: r.name, position: Number(r.position), checksum: Number(r.checksum), opCount: Number(r.op_count), priority: Number(r.priority) }]));
 }
 
-/** Marks every row the bucket holds as touched and forgets them (the next apply recomputes them). */
-function forgetRows(db: SqlDatabase, bucket: string): void {
+/**
+ * Marks every row the bucket holds as touched and forgets them (the next apply recomputes them).
+ * Rows this bucket supplied to a staging copy (bulk mode) leave it; other buckets that hold any of
+ * those rows are restarted too, since their oplog entries have no data to supply them again.
+ */
+function forgetRows(db: SqlDatabase, bucket: string, restarted = new Set<string>()): void {
+  restarted.add(bucket);
   db.run('INSERT INTO ls_touched (tbl, row_id) SELECT tbl, row_id FROM ls_oplog WHERE bucket = ? AND tbl NOT IN (SELECT tbl FROM ls_bulk)', [bucket]);
+  const others = new Set<string>();
+  for (const { tbl } of db.all<{ tbl: string }>('SELECT tbl FROM ls_bulk')) {
+    const stage = quoteIdent(stageTableOf(tbl));
+    for (const { bucket: other } of db.all<{ bucket: string }>(`SELECT DISTINCT o.bucket FROM ${stage} s JOIN ls_oplog o ON o.tbl = ?1 AND o.row_id = s.id WHERE s.bucket = ?2 AND o.bucket <> ?2`, [tbl, bucket])) others.add(other);
+    db.run(`DELETE FROM ${stage} WHERE bucket = ?`, [bucket]);
+  }
   db.run('DELETE FROM ls_oplog WHERE bucket = ?', [bucket]);
+  for (const other of others) {
+    if (restarted.has(other)) continue;
+    forgetRows(db, other, restarted);
+    db.run('UPDATE ls_buckets SET position = 0, checksum = 0, op_count = 0 WHERE name = ?', [other]);
+  }
 }
 
 /**
- * Puts the tables of a page whose store is empty (or missing) in bulk mode (storage/layout.ts):
- * their rows need no ls_touched entries, because the next apply rebuilds them from the oplog.
+ * Puts the tables of a page whose store is empty (or missing) and that no bucket holds rows of in
+ * bulk mode (storage/layout.ts), with an empty staging copy. Returns the page's tables in bulk mode.
  */
-function markBulkTables(db: SqlDatabase, tables: ReadonlySet<string>): void {
+function markBulkTables(db: SqlDatabase, tables: ReadonlySet<string>): string[] {
+  const bulk: string[] = [];
   for (const table of tables) {
-    if (db.get('SELECT 1 AS x FROM ls_bulk WHERE tbl = ?', [table])) continue;
-    const store = quoteIdent(storeTableOf(table));
+    if (db.get('SELECT 1 AS x FROM ls_bulk WHERE tbl = ?', [table])) {
+      bulk.push(table);
+      continue;
+    }
     const exists = db.get("SELECT 1 AS x FROM sqlite_schema WHERE type = 'table' AND name = ?", [storeTableOf(table)]);
-    if (exists && db.get(`SELECT 1 AS x FROM ${store} LIMIT 1`)) continue;
+    if (exists && db.get(`SELECT 1 AS x FROM ${quoteIdent(storeTableOf(table))} LIMIT 1`)) continue;
+    if (db.get('SELECT 1 AS x FROM ls_oplog WHERE tbl = ? LIMIT 1', [table])) continue;
+    const stage = quoteIdent(stageTableOf(table));
+    db.run(`DROP TABLE IF EXISTS ${stage}`);
+    // op_id: rows reach the stage in bucket order, not op order; the newest op of a row wins.
+    // bucket: the one whose op supplied the data (forgetRows needs it).
+    db.run(`CREATE TABLE ${stage} (id TEXT PRIMARY KEY NOT NULL, data TEXT NOT NULL, op_id INTEGER, bucket TEXT)`);
     db.run('INSERT INTO ls_bulk (tbl) VALUES (?)', [table]);
+    bulk.push(table);
   }
+  return bulk;
 }
 
 /** Deletes buckets the user no longer has. Their rows leave the store tables at the next apply. */
@@ -68,19 +95,31 @@ export function upsertBuckets(db: SqlDatabase, buckets: ReadonlyArray<{ bucket: 
  */
 export function storePage(db: SqlDatabase, page: PreparedPage, bucket: LocalBucket): void {
   if (page.cleared) forgetRows(db, page.bucket);
-  markBulkTables(db, page.tables);
+  const bulk = markBulkTables(db, page.tables);
   if (page.removeCount > 0) {
     db.run('DELETE FROM ls_oplog WHERE (tbl, row_id, bucket) IN (SELECT value ->> 0, value ->> 1, ?2 FROM json_each(?1))', [page.removes, page.bucket]);
     db.run('INSERT INTO ls_touched (tbl, row_id) SELECT value ->> 0, value ->> 1 FROM json_each(?) WHERE value ->> 0 NOT IN (SELECT tbl FROM ls_bulk)', [page.removes]);
+    for (const table of bulk) {
+      const stage = quoteIdent(stageTableOf(table));
+      db.run(`DELETE FROM ${stage} WHERE id IN (SELECT value ->> 1 FROM json_each(?1) WHERE value ->> 0 = ?2) AND NOT EXISTS (SELECT 1 FROM ls_oplog o WHERE o.tbl = ?2 AND o.row_id = ${stage}.id)`, [page.removes, table]);
+    }
   }
   if (page.putCount > 0) {
+    // A bulk table's data goes to its staging copy only; its oplog entry says '' (see layout.ts).
     db.run(
       `INSERT INTO ls_oplog (tbl, row_id, bucket, op_id, data)
-         SELECT value ->> 0, value ->> 1, ?2, value ->> 2, value ->> 3 FROM json_each(?1) WHERE true
+         SELECT value ->> 0, value ->> 1, ?2, value ->> 2, CASE WHEN value ->> 0 IN (SELECT tbl FROM ls_bulk) THEN '' ELSE value ->> 3 END FROM json_each(?1) WHERE true
        ON CONFLICT (tbl, row_id, bucket) DO UPDATE SET op_id = excluded.op_id, data = excluded.data`,
       [page.puts, page.bucket],
     );
     db.run('INSERT INTO ls_touched (tbl, row_id) SELECT value ->> 0, value ->> 1 FROM json_each(?) WHERE value ->> 0 NOT IN (SELECT tbl FROM ls_bulk)', [page.puts]);
+    for (const table of bulk) {
+      db.run(
+        `INSERT INTO ${quoteIdent(stageTableOf(table))} (id, data, op_id, bucket) SELECT value ->> 1, value ->> 3, value ->> 2, ?3 FROM json_each(?1) WHERE value ->> 0 = ?2
+           ON CONFLICT (id) DO UPDATE SET data = excluded.data, op_id = excluded.op_id, bucket = excluded.bucket WHERE excluded.op_id > op_id`,
+        [page.puts, table, page.bucket],
+      );
+    }
   }
   const checksum = page.cleared ? page.checksum : addChecksums(bucket.checksum, page.checksum);
   const opCount = bucket.opCount + page.opCount;

@@ -148,15 +148,19 @@ export class CheckpointSync {
     let ops = 0;
     db.transaction(() => {
       for (const page of pages) {
-        const bucket = this.buckets.get(page.bucket)!;
+        let bucket = this.buckets.get(page.bucket)!;
         if (page.after !== bucket.position) {
           // The server restarted the bucket (positions from other rules, or past its checkpoint).
           this.log.info('bucket restarted by the server: downloading it from the start', { bucket: page.bucket, position: bucket.position, after: page.after });
           resetBucket(db, page.bucket);
-          Object.assign(bucket, { position: 0, checksum: 0, opCount: 0 });
+          // Resetting may restart other buckets too (storage/oplog.ts forgetRows).
+          this.buckets = readBuckets(db);
+          bucket = this.buckets.get(page.bucket)!;
         }
         if (page.corrupt > 0) this.log.warn('ops whose checksum does not match their content', { bucket: page.bucket, count: page.corrupt });
         storePage(db, page, bucket);
+        // A CLEAR may have restarted other buckets (storage/oplog.ts forgetRows): read them again.
+        if (page.cleared) this.buckets = readBuckets(db);
         ops += page.opCount;
       }
     });
