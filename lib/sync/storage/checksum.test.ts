@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { opChecksum } from '@/lib/sync/protocol/checksum';
 import { storageOpChecksum } from './checksum';
+import { OpsCopy } from './ops-copy';
 
 describe('storageOpChecksum', () => {
   it('equals the protocol checksum for any text, lone surrogates included', () => {
@@ -18,5 +19,20 @@ describe('storageOpChecksum', () => {
     for (const data of ['', '\ud800', 'a\udc00b', '😀', '\ud83d\ude00x\ud83d', 'x'.repeat(100_000), '{"a":"ü✓\\u0000"}']) {
       expect(storageOpChecksum('PUT', 'todos', 'r', data)).toBe(opChecksum('PUT', 'todos', 'r', data));
     }
+  });
+
+  it('is what OpsCopy computes from the bytes it encodes', () => {
+    const text = fc.oneof(fc.string({ unit: 'binary' }), fc.string({ unit: 'grapheme' }), fc.string());
+    fc.assert(
+      fc.property(fc.array(fc.record({ put: fc.boolean(), table: text, rowId: text, data: text }), { maxLength: 20 }), (ops) => {
+        const encoder = new OpsCopy(1);
+        for (const o of ops) {
+          const data = o.put ? o.data : null;
+          expect(encoder.add('b', o.put ? 'PUT' : 'REMOVE', o.table, o.rowId, data)).toBe(opChecksum(o.put ? 'PUT' : 'REMOVE', o.table, o.rowId, data));
+        }
+        encoder.finish(0);
+      }),
+      { numRuns: 300 },
+    );
   });
 });

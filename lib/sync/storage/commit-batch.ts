@@ -40,8 +40,11 @@ const COPY_OPS_FROM = 200;
  *   await commitBatch(pool, rulesId, { ops: [{ bucket: 'list["1"]', op: 'PUT', table: 'todos', rowId: 'a', data: '{"id":"a"}' }], lsn: '0/16B3748', checkpoint: true });
  */
 export async function commitBatch(pool: pg.Pool, rulesId: number, batch: CommitBatch, internal: { copyOpsFrom?: number } = {}): Promise<CommitResult> {
+  if (batch.ops.length >= (internal.copyOpsFrom ?? COPY_OPS_FROM)) {
+    const encoded = new OpsCopy(rulesId);
+    return commitWithCopy(pool, rulesId, prepareBatch(batch, encoded), encoded);
+  }
   const p = prepareBatch(batch);
-  if (p.ops.ops.length >= (internal.copyOpsFrom ?? COPY_OPS_FROM)) return commitWithCopy(pool, rulesId, p);
   const { rows } = await pool.query<{ refused: string | null; last_op_id: string | null; last_lsn: string | null }>({
     name: 'lockstep_commit_batch',
     text: COMMIT_BATCH,
@@ -55,11 +58,8 @@ export async function commitBatch(pool: pg.Pool, rulesId: number, batch: CommitB
 }
 
 /** The same batch in one transaction of several statements, its ops sent with COPY. */
-async function commitWithCopy(pool: pg.Pool, rulesId: number, p: PreparedBatch): Promise<CommitResult> {
-  const { ops } = p;
-  const n = ops.ops.length;
-  const encoded = new OpsCopy(rulesId);
-  for (let i = 0; i < n; i++) encoded.add(ops.buckets[i]!, ops.ops[i] as 'PUT' | 'REMOVE', ops.tables[i]!, ops.rowIds[i]!, ops.data[i]!, ops.checksums[i]!);
+async function commitWithCopy(pool: pg.Pool, rulesId: number, p: PreparedBatch, encoded: OpsCopy): Promise<CommitResult> {
+  const n = p.ops.ops.length;
   return withTransaction(pool, async (client) => {
     const { rows } = await client.query<{ refused: string | null; last_op_id: string | null; last_lsn: string | null }>({
       name: 'lockstep_take_op_ids',

@@ -22,6 +22,7 @@ export class BinaryCopyWriter {
   private page = newPage(PAGE);
   private at = 0;
   private rows = 0;
+  private lastValueAt = 0;
   private finished: Buffer[] | undefined;
 
   constructor() {
@@ -84,8 +85,15 @@ export class BinaryCopyWriter {
     this.ensure(4 + value.length * 3);
     const length = this.page.write(value, this.at + 4);
     putInt32(this.page, this.at, length);
+    this.lastValueAt = this.at + 4;
     this.at += 4 + length;
     return this;
+  }
+
+  /** A text value; returns its UTF-8 bytes as written (a view into the page, valid until the page is recycled). */
+  textBytes(value: string): Buffer {
+    this.text(value);
+    return this.page.subarray(this.lastValueAt, this.at);
   }
 
   /** A text value already encoded as UTF-8 (strings written in every row are encoded once). */

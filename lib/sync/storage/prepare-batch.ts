@@ -34,8 +34,13 @@ function invalid(message: string, details?: Record<string, unknown>): Error {
 // NUL separates the parts of composite keys: Postgres text can never contain it.
 const key = (...parts: string[]) => parts.join('\u0000');
 
-/** Validates `batch` and computes every op's checksum. Throws STORAGE_BATCH_INVALID on misuse. */
-export function prepareBatch(batch: CommitBatch): PreparedBatch {
+/** Takes each op as it is validated and returns its checksum (OpsCopy encodes and checksums in one pass). */
+export interface OpSink {
+  add(bucket: string, op: 'PUT' | 'REMOVE', table: string, rowId: string, data: string | null): number;
+}
+
+/** Validates `batch` and computes every op's checksum (with `sink`, as it takes them). Throws STORAGE_BATCH_INVALID on misuse. */
+export function prepareBatch(batch: CommitBatch, sink?: OpSink): PreparedBatch {
   const n = batch.ops.length;
   const ops: PreparedBatch['ops'] = { buckets: new Array(n), ops: new Array(n), tables: new Array(n), rowIds: new Array(n), data: new Array(n), checksums: new Array(n) };
   const perBucket = new Map<string, { last: number; checksum: number; count: number }>();
@@ -47,7 +52,7 @@ export function prepareBatch(batch: CommitBatch): PreparedBatch {
     if (op.op === 'PUT' && typeof op.data !== 'string') throw invalid(`op ${i} is a PUT without data; a PUT carries the row as JSON text.`, { index: i });
     if (op.op === 'REMOVE' && op.data !== null && op.data !== undefined) throw invalid(`op ${i} is a REMOVE with data; a REMOVE carries none (its checksum is computed over an empty data).`, { index: i });
     const data = op.op === 'PUT' ? op.data : null;
-    const checksum = storageOpChecksum(op.op, op.table, op.rowId, data);
+    const checksum = sink ? sink.add(op.bucket, op.op, op.table, op.rowId, data) : storageOpChecksum(op.op, op.table, op.rowId, data);
     ops.buckets[i] = op.bucket;
     ops.ops[i] = op.op;
     ops.tables[i] = op.table;

@@ -1,6 +1,5 @@
 import type pg from 'pg';
 import { addChecksums } from '@/lib/sync/protocol/checksum';
-import { storageOpChecksum } from './checksum';
 import { refusal, WRITE_BATCH } from './commit-batch';
 import { BinaryCopyWriter } from './copy-binary';
 import { StorageErrorCode, storageError } from './errors';
@@ -51,8 +50,7 @@ export class SnapshotChunk {
   put(bucket: string, table: string, rowId: string, data: string): void {
     this.assertOpen();
     if (bucket === '') throw storageError(StorageErrorCode.batchInvalid, `Invalid snapshot chunk: a PUT of ${table}/${rowId} has no bucket.`);
-    const checksum = storageOpChecksum('PUT', table, rowId, data);
-    this.ops.add(bucket, 'PUT', table, rowId, data, checksum);
+    const checksum = this.ops.add(bucket, 'PUT', table, rowId, data);
     const position = this.ops.count;
     const totals = this.buckets.get(bucket);
     if (totals) {
