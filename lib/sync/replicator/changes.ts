@@ -30,8 +30,10 @@ export type CurrentRowLister = (table: string, afterRowId: string | null, limit:
 
 /**
  * A row as the planner knows it: loaded from storage (values may then be partial, with a hash of
- * the whole row), or as a change of this batch or the one before left it (all values, and the
- * column types that decide which of them storage keeps).
+ * the whole row), or as a change of this batch or the one before left it (`complete`: all values,
+ * the column types that decide which of them storage keeps, and their hash once computed).
+ * Whether a change is one storage already has is decided by comparing values when all are
+ * known, and hashes otherwise.
  */
 type KnownRow = CurrentRow & { types?: ColumnTypes | undefined; complete?: true };
 
@@ -48,8 +50,8 @@ export type RowOverlay = ReadonlyMap<string, KnownRow | null>;
 export class ChangePlanner {
   readonly ops: BatchOp[] = [];
   private readonly rows = new Map<string, KnownRow | null>();
-  /** Keys of the rows this batch changed: the only ones it writes back. */
-  private readonly dirty = new Set<string>();
+  /** Keys of the rows this batch changed, the only ones it writes back, and whether storage had each before. */
+  private readonly dirty = new Map<string, boolean>();
   private readonly params = new Map<string, ParameterUpsert[] | null>();
   /** Parameter tables truncated in this batch: all their index entries go. */
   readonly truncatedParameterTables = new Set<string>();
@@ -80,7 +82,7 @@ export class ChangePlanner {
   /** The rows this batch changed, with all their values, for the next batch to plan against. */
   overlay(): RowOverlay {
     const changed = new Map<string, KnownRow | null>();
-    for (const key of this.dirty) changed.set(key, this.rows.get(key) ?? null);
+    for (const key of this.dirty.keys()) changed.set(key, this.rows.get(key) ?? null);
     return changed;
   }
 
@@ -91,10 +93,12 @@ export class ChangePlanner {
   } {
     const upsert: CurrentRowUpsert[] = [];
     const remove: RowKey[] = [];
-    for (const key of this.dirty) {
+    for (const [key, stored] of this.dirty) {
       const row = this.rows.get(key);
+      if (!row && !stored) continue; // added and deleted within the batch: storage never had it
       const { table, rowId } = splitKey(key);
-      if (row) upsert.push({ table, rowId, buckets: row.buckets, values: toastableValues(row.values, row.types), valuesHash: rowHash(row.values) });
+      // A changed row has all its values (`complete`); a hash already computed for them is kept.
+      if (row) upsert.push({ table, rowId, buckets: row.buckets, values: toastableValues(row.values, row.types), valuesHash: row.valuesHash ?? rowHash(row.values) });
       else remove.push({ table, rowId });
     }
     const paramUpsert: ParameterUpsert[] = [];
@@ -157,15 +161,20 @@ export class ChangePlanner {
     const values = fillToast(table, id, incoming, current);
     const placed = this.rules.evaluateRow(table, values);
     const placements = placed.map(encodePlacement);
-    if (current && sameSet(current.buckets, placements) && sameRow(current, values)) return;
+    let hash: string | undefined;
+    if (current && sameSet(current.buckets, placements)) {
+      if (current.complete || current.valuesHash === undefined) {
+        if (sameValues(current.values, values)) return;
+      } else if ((hash = rowHash(values)) === current.valuesHash) return;
+    }
 
     for (const p of placed) this.ops.push({ bucket: p.bucket, op: 'PUT', table: p.table, rowId: id, data: p.data });
     if (current) {
       const now = new Set(placements);
       for (const old of current.buckets) if (!now.has(old)) this.pushRemove(old, id);
     }
-    this.rows.set(key, { buckets: placements, values, types, complete: true });
-    this.dirty.add(key);
+    this.markDirty(key, current);
+    this.rows.set(key, { buckets: placements, values, types, complete: true, ...(hash === undefined ? {} : { valuesHash: hash }) });
   }
 
   private remove(table: string, id: string): void {
@@ -174,8 +183,8 @@ export class ChangePlanner {
     const key = rowKey(table, id);
     const current = this.rows.get(key) ?? null;
     for (const old of current?.buckets ?? []) this.pushRemove(old, id);
+    this.markDirty(key, current);
     this.rows.set(key, null);
-    this.dirty.add(key);
   }
 
   private async truncate(table: string): Promise<void> {
@@ -198,6 +207,10 @@ export class ChangePlanner {
       if (!row || splitKey(key).table !== table) continue;
       this.remove(table, splitKey(key).rowId);
     }
+  }
+
+  private markDirty(key: string, before: KnownRow | null): void {
+    if (!this.dirty.has(key)) this.dirty.set(key, before !== null);
   }
 
   private pushRemove(encoded: string, rowId: string): void {
@@ -240,12 +253,6 @@ function fillToast(table: string, id: string, row: SourceRow, current: KnownRow 
     out[column] = stored;
   }
   return out;
-}
-
-/** Whether `values` are the row storage already has: compared in full, or by hash when storage kept only part of it. */
-function sameRow(current: KnownRow, values: Record<string, string | null>): boolean {
-  if (current.complete || current.valuesHash === undefined) return sameValues(current.values, values);
-  return current.valuesHash === rowHash(values);
 }
 
 function sameValues(a: Record<string, string | null>, b: Record<string, string | null>): boolean {

@@ -3,6 +3,8 @@ import type { SourceRow } from './changes';
 import type { ColumnTypes } from './row-state';
 import { quoteIdent, textTypes, type SourceTable } from './source';
 
+const FIRST_CHUNK_ROWS = 1000;
+
 export interface SnapshotChunk {
   rows: SourceRow[];
   /** Primary key values (text) of the chunk's last row: where the next chunk starts. */
@@ -15,7 +17,8 @@ export interface SnapshotChunk {
  * Reads a table in primary-key order, `chunkSize` rows at a time, from `afterKey` on, inside one
  * REPEATABLE READ transaction that uses the slot's exported snapshot when there is one. Memory
  * stays bounded by the chunk size whatever the table's size; after a crash the read resumes from
- * the last key saved with a chunk.
+ * the last key saved with a chunk. The first chunk is smaller, so that the replicator has
+ * something to plan (and then to commit) sooner: reading, planning and committing overlap.
  */
 export async function* readTable(
   client: pg.Client,
@@ -34,15 +37,16 @@ export async function* readTable(
   try {
     if (options.snapshotName) await client.query(`SET TRANSACTION SNAPSHOT '${options.snapshotName.replaceAll("'", "''")}'`);
     let afterKey = options.afterKey;
-    for (;;) {
+    let rows = Math.min(options.chunkSize, FIRST_CHUNK_ROWS);
+    for (;; rows = options.chunkSize) {
       const result = afterKey
-        ? await client.query<SourceRow>({ text: next, values: [...afterKey, options.chunkSize], types: textTypes })
-        : await client.query<SourceRow>({ text: first, values: [options.chunkSize], types: textTypes });
+        ? await client.query<SourceRow>({ text: next, values: [...afterKey, rows], types: textTypes })
+        : await client.query<SourceRow>({ text: first, values: [rows], types: textTypes });
       if (result.rows.length === 0) break;
       const last = result.rows[result.rows.length - 1]!;
       afterKey = table.primaryKey.map((c) => last[c] as string);
       yield { rows: result.rows, lastKey: afterKey, types: new Map(result.fields.map((f) => [f.name, f.dataTypeID])) };
-      if (result.rows.length < options.chunkSize) break;
+      if (result.rows.length < rows) break;
     }
     await client.query('COMMIT');
   } catch (error) {

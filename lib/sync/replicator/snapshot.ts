@@ -1,6 +1,6 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import pg from 'pg';
-import { commitSnapshotChunk, SnapshotChunk, updateSnapshotProgress, type SnapshotProgress, type TableSnapshotProgress } from '@/lib/sync/storage';
+import { commitSnapshotChunk, SnapshotChunk, type SnapshotProgress, type TableSnapshotProgress } from '@/lib/sync/storage';
 import { parameterEntries, type RowRules } from './changes';
 import type { Logger } from './log';
 import { encodePlacement } from './placements';
@@ -73,8 +73,9 @@ export async function snapshotTables(options: SnapshotOptions): Promise<void> {
         log.debug('snapshot chunk', { rows: result.value.rows.length, ops: chunk.opCount, planMs: Math.round(t1 - t0), waitedForCommitMs: Math.round(waited) });
       }
       await committing;
+      // Saved with the next chunk, or when the snapshot completes: until then a restart reads the
+      // rest of the table again and finds nothing after its last key.
       state.done = true;
-      await updateSnapshotProgress(options.storage, options.rulesId, progress);
       log.info('snapshot table done', { table: name, rows: state.rows, ms: Date.now() - started });
     }
   } finally {

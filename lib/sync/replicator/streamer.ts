@@ -214,8 +214,10 @@ export class Streamer {
   /**
    * Plans the next batch while the previous one commits (Node and the storage database work at
    * the same time), but commits strictly one after the other: op ids follow commit order, and an
-   * LSN is confirmed only once everything before it is in storage. The batch being planned sees the
-   * rows the committing one changed through its overlay, so it never depends on that commit.
+   * LSN is confirmed only once everything before it is in storage. Transactions that arrive while
+   * a commit is in flight join the batch being planned, up to maxBatchChanges, so batches grow with
+   * the load. The batch being planned reads the rows the committing one changed from its overlay,
+   * so it never depends on that commit.
    */
   private async flushLoop(): Promise<void> {
     let committing: { done: Promise<void>; settled: boolean; overlay: RowOverlay } | undefined;
@@ -228,15 +230,19 @@ export class Streamer {
             this.flushing = false;
             continue;
           }
-          const woken = new Promise<void>((resolve) => (this.wake = resolve));
-          await (committing ? Promise.race([woken, committing.done.then(() => undefined, () => undefined)]) : woken);
-          this.wake = undefined;
+          await this.woken(committing?.done);
           continue;
         }
         this.flushing = true;
-        const planned = await this.plan(committing?.overlay);
+        const batch = this.newBatch(committing?.overlay);
+        for (;;) {
+          await this.takePending(batch);
+          if (!committing || committing.settled || this.stopped || batch.changes >= this.options.maxBatchChanges) break;
+          await this.woken(committing.done);
+          if (this.pending.length > 0 && batch.changes + this.pending[0]!.changes.length > this.options.maxBatchChanges) break;
+        }
         if (committing) await committing.done;
-        const entry = { done: this.commit(planned), settled: false, overlay: planned.planner.overlay() };
+        const entry = { done: this.commit(batch), settled: false, overlay: batch.planner.overlay() };
         entry.done.then(() => (entry.settled = true), () => (entry.settled = true));
         committing = entry;
       }
@@ -248,25 +254,38 @@ export class Streamer {
     }
   }
 
-  /** Takes the transactions waiting in line (whole ones, up to maxBatchChanges) and plans them. */
-  private async plan(overlay: RowOverlay | undefined): Promise<PlannedBatch> {
-    const transactions: PendingTransaction[] = [];
-    let changes = 0;
-    while (this.pending.length > 0 && (transactions.length === 0 || changes + this.pending[0]!.changes.length <= this.options.maxBatchChanges)) {
-      const txn = this.pending.shift()!;
-      transactions.push(txn);
-      changes += txn.changes.length;
-    }
+  /** Until a transaction arrives (or stop), or `done` settles. */
+  private async woken(done: Promise<void> | undefined): Promise<void> {
+    const woken = new Promise<void>((resolve) => (this.wake = resolve));
+    await (done ? Promise.race([woken, done.then(() => undefined, () => undefined)]) : woken);
+    this.wake = undefined;
+  }
+
+  private newBatch(overlay: RowOverlay | undefined): PlannedBatch {
     const { rules, storage, rulesId } = this.options;
-    const started = performance.now();
     const planner = new ChangePlanner(
       rules,
       (table, ids) => getCurrentRows(storage, rulesId, table, ids),
       (table, after, limit) => listCurrentRows(storage, rulesId, table, after, limit),
       overlay,
     );
-    await planner.add(transactions.length === 1 ? transactions[0]!.changes : transactions.flatMap((t) => t.changes));
-    return { transactions, changes, planner, lsn: transactions[transactions.length - 1]!.lsn, planMs: performance.now() - started };
+    return { transactions: [], changes: 0, planner, lsn: this.lastLsn, planMs: 0 };
+  }
+
+  /** Adds the transactions waiting in line to the batch (whole ones; up to maxBatchChanges unless it is empty). */
+  private async takePending(batch: PlannedBatch): Promise<void> {
+    const taken: PendingTransaction[] = [];
+    while (this.pending.length > 0 && (batch.changes === 0 || batch.changes + this.pending[0]!.changes.length <= this.options.maxBatchChanges)) {
+      const txn = this.pending.shift()!;
+      taken.push(txn);
+      batch.changes += txn.changes.length;
+    }
+    if (taken.length === 0) return;
+    const started = performance.now();
+    batch.transactions.push(...taken);
+    batch.lsn = taken[taken.length - 1]!.lsn;
+    await batch.planner.add(taken.length === 1 ? taken[0]!.changes : taken.flatMap((t) => t.changes));
+    batch.planMs += performance.now() - started;
   }
 
   private async commit({ transactions, changes, planner, lsn, planMs }: PlannedBatch): Promise<void> {
