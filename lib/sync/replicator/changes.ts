@@ -29,13 +29,20 @@ export type CurrentRowLoader = (table: string, rowIds: string[]) => Promise<Map<
 export type CurrentRowLister = (table: string, afterRowId: string | null, limit: number) => Promise<Array<{ rowId: string } & CurrentRow>>;
 
 /**
- * A row as the planner knows it: loaded from storage (values may then be partial, with a hash of
- * the whole row), or as a change of this batch or the one before left it (`complete`: all values,
- * the column types that decide which of them storage keeps, and their hash once computed).
- * Whether a change is one storage already has is decided by comparing values when all are
- * known, and hashes otherwise.
+ * A row as the planner knows it: as loaded from storage, or as a change of this batch (or of the
+ * batch before, still committing) left it: `complete`, with all its values, the column types that
+ * decide which of them storage keeps, the hash of the values once computed (`hash`), and the hash
+ * storage holds or will hold for it (`valuesHash`).
+ *
+ * What storage holds of a row (CurrentRow): its buckets, and
+ * - a hash of all its values, and only the values TOAST may withhold: rows that a change may be
+ *   replayed onto, those of a snapshot resumed after a crash and those written before the first
+ *   checkpoint (while streaming replays changes since the slot was created);
+ * - no hash (''), and those values: every other row. A change to such a row is always a change;
+ *   its row is rewritten only when its buckets or kept values change;
+ * - all of its values, no hash (undefined): rows written before migration 0003.
  */
-type KnownRow = CurrentRow & { types?: ColumnTypes | undefined; complete?: true };
+type KnownRow = CurrentRow & { types?: ColumnTypes | undefined; complete?: true; hash?: string };
 
 /** The rows a batch changed, as it left them: what the next batch starts from while this one commits. */
 export type RowOverlay = ReadonlyMap<string, KnownRow | null>;
@@ -45,13 +52,15 @@ export type RowOverlay = ReadonlyMap<string, KnownRow | null>;
  * Rows touched are loaded from bucket storage once per call (one query per table); later changes
  * to the same row in the batch see the earlier ones through an overlay, and so does the next
  * batch (`after`) while this one is still committing. Replaying a change that storage already
- * reflects (after a crash, or a snapshot that already saw it) emits nothing.
+ * reflects (a snapshot resumed after a crash already read it) emits nothing: `hashRows` is on until
+ * the first checkpoint, which is as long as changes can be replayed onto rows (see KnownRow).
  */
 export class ChangePlanner {
   readonly ops: BatchOp[] = [];
   private readonly rows = new Map<string, KnownRow | null>();
-  /** Keys of the rows this batch changed, the only ones it writes back, and whether storage had each before. */
-  private readonly dirty = new Map<string, boolean>();
+  /** Keys of the rows this batch changed, the only ones it may write back, with what storage had of each before. */
+  private readonly dirty = new Map<string, KnownRow | null>();
+  private updates: ReturnType<ChangePlanner['storageUpdates']> | undefined;
   private readonly params = new Map<string, ParameterUpsert[] | null>();
   /** Parameter tables truncated in this batch: all their index entries go. */
   readonly truncatedParameterTables = new Set<string>();
@@ -62,6 +71,8 @@ export class ChangePlanner {
     private readonly list: CurrentRowLister = async () => [],
     /** The rows the previous batch changed, when it may not be committed yet. */
     after?: RowOverlay,
+    /** Store a hash with every row written (until the first checkpoint). */
+    private readonly hashRows = true,
   ) {
     if (after) for (const [key, row] of after) this.rows.set(key, row);
   }
@@ -81,25 +92,33 @@ export class ChangePlanner {
 
   /** The rows this batch changed, with all their values, for the next batch to plan against. */
   overlay(): RowOverlay {
+    this.storageUpdates(); // settles each row's valuesHash: what storage will hold
     const changed = new Map<string, KnownRow | null>();
     for (const key of this.dirty.keys()) changed.set(key, this.rows.get(key) ?? null);
     return changed;
   }
 
-  /** The current-row and parameter updates accumulated so far. */
+  /** The current-row and parameter updates of the batch. Call once every change is added. */
   storageUpdates(): {
     currentRows: { upsert: CurrentRowUpsert[]; delete: RowKey[] };
     parameters: { upsert: ParameterUpsert[]; delete: Array<{ sourceTable: string; sourceRowId: string }>; deleteTables?: string[] };
   } {
+    if (this.updates) return this.updates;
     const upsert: CurrentRowUpsert[] = [];
     const remove: RowKey[] = [];
-    for (const [key, stored] of this.dirty) {
+    for (const [key, before] of this.dirty) {
       const row = this.rows.get(key);
-      if (!row && !stored) continue; // added and deleted within the batch: storage never had it
-      const { table, rowId } = splitKey(key);
-      // A changed row has all its values (`complete`); a hash already computed for them is kept.
-      if (row) upsert.push({ table, rowId, buckets: row.buckets, values: toastableValues(row.values, row.types), valuesHash: row.valuesHash ?? rowHash(row.values) });
-      else remove.push({ table, rowId });
+      if (!row) {
+        if (before) remove.push(splitKey(key)); // else added and deleted within the batch: storage never had it
+        continue;
+      }
+      const values = toastableValues(row.values, row.types);
+      if (!this.hashRows && before && unchangedInStorage(before, row.buckets, values)) {
+        row.valuesHash = '';
+        continue;
+      }
+      row.valuesHash = this.hashRows ? (row.hash ??= rowHash(row.values)) : '';
+      upsert.push({ ...splitKey(key), buckets: row.buckets, values, valuesHash: row.valuesHash });
     }
     const paramUpsert: ParameterUpsert[] = [];
     const paramDelete: Array<{ sourceTable: string; sourceRowId: string }> = [];
@@ -110,7 +129,8 @@ export class ChangePlanner {
       if (entries) paramUpsert.push(...entries);
     }
     const parameters = { upsert: paramUpsert, delete: paramDelete, ...(this.truncatedParameterTables.size > 0 ? { deleteTables: [...this.truncatedParameterTables] } : {}) };
-    return { currentRows: { upsert, delete: remove }, parameters };
+    this.updates = { currentRows: { upsert, delete: remove }, parameters };
+    return this.updates;
   }
 
   private async preload(changes: readonly SourceChange[]): Promise<void> {
@@ -165,7 +185,7 @@ export class ChangePlanner {
     if (current && sameSet(current.buckets, placements)) {
       if (current.complete || current.valuesHash === undefined) {
         if (sameValues(current.values, values)) return;
-      } else if ((hash = rowHash(values)) === current.valuesHash) return;
+      } else if (current.valuesHash !== '' && (hash = rowHash(values)) === current.valuesHash) return;
     }
 
     for (const p of placed) this.ops.push({ bucket: p.bucket, op: 'PUT', table: p.table, rowId: id, data: p.data });
@@ -174,7 +194,7 @@ export class ChangePlanner {
       for (const old of current.buckets) if (!now.has(old)) this.pushRemove(old, id);
     }
     this.markDirty(key, current);
-    this.rows.set(key, { buckets: placements, values, types, complete: true, ...(hash === undefined ? {} : { valuesHash: hash }) });
+    this.rows.set(key, { buckets: placements, values, types, complete: true, ...(hash === undefined ? {} : { hash }) });
   }
 
   private remove(table: string, id: string): void {
@@ -210,7 +230,8 @@ export class ChangePlanner {
   }
 
   private markDirty(key: string, before: KnownRow | null): void {
-    if (!this.dirty.has(key)) this.dirty.set(key, before !== null);
+    if (this.updates) throw new Error('ChangePlanner: changes added after storageUpdates()');
+    if (!this.dirty.has(key)) this.dirty.set(key, before);
   }
 
   private pushRemove(encoded: string, rowId: string): void {
@@ -253,6 +274,15 @@ function fillToast(table: string, id: string, row: SourceRow, current: KnownRow 
     out[column] = stored;
   }
   return out;
+}
+
+/**
+ * Storage already holds a row with these buckets and kept values, and no hash (which a rewrite
+ * would have to update): writing it again would change nothing.
+ */
+function unchangedInStorage(before: KnownRow, buckets: string[], kept: Record<string, string | null>): boolean {
+  if (before.valuesHash !== '' || !sameSet(before.buckets, buckets)) return false;
+  return sameValues(before.complete ? toastableValues(before.values, before.types) : before.values, kept);
 }
 
 function sameValues(a: Record<string, string | null>, b: Record<string, string | null>): boolean {

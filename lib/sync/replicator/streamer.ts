@@ -268,6 +268,8 @@ export class Streamer {
       (table, ids) => getCurrentRows(storage, rulesId, table, ids),
       (table, after, limit) => listCurrentRows(storage, rulesId, table, after, limit),
       overlay,
+      // Until the first checkpoint the stream may replay changes a resumed snapshot already read.
+      !this.hasCheckpoint,
     );
     return { transactions: [], changes: 0, planner, lsn: this.lastLsn, planMs: 0 };
   }

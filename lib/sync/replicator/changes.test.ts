@@ -1,0 +1,101 @@
+import { describe, expect, it } from 'vitest';
+import syncConfig from '@/sync.config';
+import { compileSyncRules } from '@/lib/sync/config';
+import type { CurrentRow } from '@/lib/sync/storage';
+import { ChangePlanner, type SourceChange } from './changes';
+import { encodePlacement } from './placements';
+import { rowHash } from './row-state';
+import { replicatorRules } from './rules';
+
+const rules = replicatorRules(compileSyncRules(syncConfig));
+const TABLE = 'public.todos';
+const types = new Map([['id', 2950], ['list_id', 2950], ['description', 25], ['notes', 25], ['completed', 16], ['completed_at', 1184], ['created_by', 2950], ['created_at', 1184]]);
+const LIST_A = '11111111-1111-4111-8111-111111111111';
+const LIST_B = '22222222-2222-4222-8222-222222222222';
+const ID = '33333333-3333-4333-8333-333333333333';
+
+const todo = (patch: Record<string, string | null> = {}) => ({
+  id: ID,
+  list_id: LIST_A,
+  description: 'short',
+  notes: null,
+  completed: 'f',
+  completed_at: null,
+  created_by: null,
+  created_at: '2026-11-22 02:56:17.123456+00',
+  ...patch,
+});
+const update = (row: Record<string, string | null | undefined>): SourceChange => ({ kind: 'update', table: TABLE, old: null, row, types });
+const buckets = (list: string) => rules.evaluateRow(TABLE, todo({ list_id: list })).map(encodePlacement);
+
+/** A planner over storage holding one row as given. */
+function planner(stored: CurrentRow | undefined, hashRows: boolean): ChangePlanner {
+  return new ChangePlanner(rules, async (_table, ids) => new Map(stored && ids.includes(ID) ? [[ID, stored]] : []), async () => [], undefined, hashRows);
+}
+
+describe('ChangePlanner and what current rows keep', () => {
+  it('after the first checkpoint, rewrites a row only when its buckets or kept values change', async () => {
+    const stored: CurrentRow = { buckets: buckets(LIST_A), values: {}, valuesHash: '' };
+    const same = planner(stored, false);
+    await same.add([update(todo({ completed: 't' }))]);
+    expect(same.ops.map((o) => o.op)).toEqual(['PUT']);
+    expect(same.storageUpdates().currentRows).toEqual({ upsert: [], delete: [] });
+
+    const moved = planner(stored, false);
+    await moved.add([update(todo({ list_id: LIST_B }))]);
+    expect(moved.ops.map((o) => o.op).sort()).toEqual(['PUT', 'REMOVE']);
+    expect(moved.storageUpdates().currentRows.upsert).toEqual([{ table: TABLE, rowId: ID, buckets: buckets(LIST_B), values: {}, valuesHash: '' }]);
+
+    const long = 'a description longer than twenty bytes';
+    const longer = planner(stored, false);
+    await longer.add([update(todo({ description: long }))]);
+    expect(longer.storageUpdates().currentRows.upsert).toEqual([{ table: TABLE, rowId: ID, buckets: buckets(LIST_A), values: { description: long }, valuesHash: '' }]);
+  });
+
+  it('before the first checkpoint, stores a hash with every row it writes, and recognises a change storage already has', async () => {
+    const row = todo({ completed: 't' });
+    const first = planner({ buckets: buckets(LIST_A), values: {}, valuesHash: '' }, true);
+    await first.add([update(row)]);
+    expect(first.ops).toHaveLength(1); // no hash stored: a change is always a change
+    expect(first.storageUpdates().currentRows.upsert).toEqual([{ table: TABLE, rowId: ID, buckets: buckets(LIST_A), values: {}, valuesHash: rowHash(row) }]);
+
+    const replayed = planner({ buckets: buckets(LIST_A), values: {}, valuesHash: rowHash(row) }, true);
+    await replayed.add([update(row)]);
+    expect(replayed.ops).toEqual([]);
+    expect(replayed.storageUpdates().currentRows).toEqual({ upsert: [], delete: [] });
+
+    const legacy = planner({ buckets: buckets(LIST_A), values: row }, false); // written before 0003: all values, no hash
+    await legacy.add([update(row)]);
+    expect(legacy.ops).toEqual([]);
+    await legacy.add([update(todo())]);
+    expect(legacy.ops).toHaveLength(1);
+    expect(legacy.storageUpdates().currentRows.upsert).toEqual([{ table: TABLE, rowId: ID, buckets: buckets(LIST_A), values: {}, valuesHash: '' }]);
+  });
+
+  it('fills unchanged TOAST values from the kept values, and deletes only rows storage has', async () => {
+    const notes = 'n'.repeat(5000);
+    const stored: CurrentRow = { buckets: buckets(LIST_A), values: { notes }, valuesHash: '' };
+    const p = planner(stored, false);
+    await p.add([update(todo({ notes: undefined, list_id: LIST_B }))]);
+    expect(JSON.parse(p.ops.find((o) => o.op === 'PUT')!.data!)).toMatchObject({ notes });
+
+    const other = '44444444-4444-4444-8444-444444444444';
+    const fresh = planner(undefined, false);
+    await fresh.add([{ kind: 'insert', table: TABLE, row: todo({ id: other }), types }, { kind: 'delete', table: TABLE, old: { id: other } }]);
+    expect(fresh.ops.map((o) => o.op)).toEqual(['PUT', 'REMOVE']);
+    expect(fresh.storageUpdates().currentRows).toEqual({ upsert: [], delete: [] });
+  });
+
+  it('plans against the rows of the batch before it, as that batch leaves them in storage', async () => {
+    const first = planner({ buckets: buckets(LIST_A), values: {}, valuesHash: '' }, false);
+    await first.add([update(todo({ list_id: LIST_B }))]);
+    const overlay = first.overlay();
+    const second = new ChangePlanner(rules, async () => { throw new Error('the overlay has the row'); }, async () => [], overlay, false);
+    await second.add([update(todo({ list_id: LIST_B, completed: 't' }))]);
+    expect(second.ops.map((o) => o.op)).toEqual(['PUT']);
+    expect(second.storageUpdates().currentRows).toEqual({ upsert: [], delete: [] });
+    const third = new ChangePlanner(rules, async () => new Map(), async () => [], second.overlay(), false);
+    await third.add([update(todo({ list_id: LIST_B, completed: 't' }))]); // the same values again: known in full
+    expect(third.ops).toEqual([]);
+  });
+});
