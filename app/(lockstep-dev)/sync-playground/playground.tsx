@@ -78,7 +78,8 @@ function AddTodo() {
       onSubmit={(event) => {
         event.preventDefault();
         if (!listId || !description) return;
-        void db.insert(todos).values({ id: crypto.randomUUID(), listId, description, completed: false, createdAt: new Date().toISOString() });
+        // Drizzle builders run only when awaited or run(): `void builder` alone would do nothing.
+        void db.insert(todos).values({ id: crypto.randomUUID(), listId, description, completed: false, createdAt: new Date().toISOString() }).run();
         setDescription('');
       }}
     >
