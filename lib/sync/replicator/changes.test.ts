@@ -14,7 +14,7 @@ const LIST_A = '11111111-1111-4111-8111-111111111111';
 const LIST_B = '22222222-2222-4222-8222-222222222222';
 const ID = '33333333-3333-4333-8333-333333333333';
 
-const todo = (patch: Record<string, string | null> = {}) => ({
+const todo = (patch: Record<string, string | null | undefined> = {}) => ({
   id: ID,
   list_id: LIST_A,
   description: 'short',
@@ -39,7 +39,7 @@ describe('ChangePlanner and what current rows keep', () => {
     const same = planner(stored, false);
     await same.add([update(todo({ completed: 't' }))]);
     expect(same.ops.map((o) => o.op)).toEqual(['PUT']);
-    expect(same.storageUpdates().currentRows).toEqual({ upsert: [], delete: [] });
+    expect(same.storageUpdates().currentRows).toEqual({ upsert: [], insert: [], delete: [] });
 
     const moved = planner(stored, false);
     await moved.add([update(todo({ list_id: LIST_B }))]);
@@ -62,7 +62,7 @@ describe('ChangePlanner and what current rows keep', () => {
     const replayed = planner({ buckets: buckets(LIST_A), values: {}, valuesHash: rowHash(row) }, true);
     await replayed.add([update(row)]);
     expect(replayed.ops).toEqual([]);
-    expect(replayed.storageUpdates().currentRows).toEqual({ upsert: [], delete: [] });
+    expect(replayed.storageUpdates().currentRows).toEqual({ upsert: [], insert: [], delete: [] });
 
     const legacy = planner({ buckets: buckets(LIST_A), values: row }, false); // written before 0003: all values, no hash
     await legacy.add([update(row)]);
@@ -72,7 +72,7 @@ describe('ChangePlanner and what current rows keep', () => {
     expect(legacy.storageUpdates().currentRows.upsert).toEqual([{ table: TABLE, rowId: ID, buckets: buckets(LIST_A), values: {}, valuesHash: '' }]);
   });
 
-  it('fills unchanged TOAST values from the kept values, and deletes only rows storage has', async () => {
+  it('fills unchanged TOAST values from the kept values, inserts rows storage lacks, and deletes only rows it has', async () => {
     const notes = 'n'.repeat(5000);
     const stored: CurrentRow = { buckets: buckets(LIST_A), values: { notes }, valuesHash: '' };
     const p = planner(stored, false);
@@ -80,10 +80,14 @@ describe('ChangePlanner and what current rows keep', () => {
     expect(JSON.parse(p.ops.find((o) => o.op === 'PUT')!.data!)).toMatchObject({ notes });
 
     const other = '44444444-4444-4444-8444-444444444444';
+    const added = planner(undefined, false);
+    await added.add([{ kind: 'insert', table: TABLE, row: todo({ id: other }), types }]);
+    expect(added.storageUpdates().currentRows).toEqual({ upsert: [], insert: [{ table: TABLE, rowId: other, buckets: buckets(LIST_A), values: {}, valuesHash: '' }], delete: [] });
+
     const fresh = planner(undefined, false);
     await fresh.add([{ kind: 'insert', table: TABLE, row: todo({ id: other }), types }, { kind: 'delete', table: TABLE, old: { id: other } }]);
     expect(fresh.ops.map((o) => o.op)).toEqual(['PUT', 'REMOVE']);
-    expect(fresh.storageUpdates().currentRows).toEqual({ upsert: [], delete: [] });
+    expect(fresh.storageUpdates().currentRows).toEqual({ upsert: [], insert: [], delete: [] });
   });
 
   it('plans against the rows of the batch before it, as that batch leaves them in storage', async () => {
@@ -93,7 +97,7 @@ describe('ChangePlanner and what current rows keep', () => {
     const second = new ChangePlanner(rules, async () => { throw new Error('the overlay has the row'); }, async () => [], overlay, false);
     await second.add([update(todo({ list_id: LIST_B, completed: 't' }))]);
     expect(second.ops.map((o) => o.op)).toEqual(['PUT']);
-    expect(second.storageUpdates().currentRows).toEqual({ upsert: [], delete: [] });
+    expect(second.storageUpdates().currentRows).toEqual({ upsert: [], insert: [], delete: [] });
     const third = new ChangePlanner(rules, async () => new Map(), async () => [], second.overlay(), false);
     await third.add([update(todo({ list_id: LIST_B, completed: 't' }))]); // the same values again: known in full
     expect(third.ops).toEqual([]);

@@ -100,11 +100,12 @@ export class ChangePlanner {
 
   /** The current-row and parameter updates of the batch. Call once every change is added. */
   storageUpdates(): {
-    currentRows: { upsert: CurrentRowUpsert[]; delete: RowKey[] };
+    currentRows: { upsert: CurrentRowUpsert[]; insert: CurrentRowUpsert[]; delete: RowKey[] };
     parameters: { upsert: ParameterUpsert[]; delete: Array<{ sourceTable: string; sourceRowId: string }>; deleteTables?: string[] };
   } {
     if (this.updates) return this.updates;
     const upsert: CurrentRowUpsert[] = [];
+    const insert: CurrentRowUpsert[] = [];
     const remove: RowKey[] = [];
     for (const [key, before] of this.dirty) {
       const row = this.rows.get(key);
@@ -118,7 +119,8 @@ export class ChangePlanner {
         continue;
       }
       row.valuesHash = this.hashRows ? (row.hash ??= rowHash(row.values)) : '';
-      upsert.push({ ...splitKey(key), buckets: row.buckets, values, valuesHash: row.valuesHash });
+      // A row storage did not have is inserted: no stored row to look for.
+      (before ? upsert : insert).push({ ...splitKey(key), buckets: row.buckets, values, valuesHash: row.valuesHash });
     }
     const paramUpsert: ParameterUpsert[] = [];
     const paramDelete: Array<{ sourceTable: string; sourceRowId: string }> = [];
@@ -129,7 +131,7 @@ export class ChangePlanner {
       if (entries) paramUpsert.push(...entries);
     }
     const parameters = { upsert: paramUpsert, delete: paramDelete, ...(this.truncatedParameterTables.size > 0 ? { deleteTables: [...this.truncatedParameterTables] } : {}) };
-    this.updates = { currentRows: { upsert, delete: remove }, parameters };
+    this.updates = { currentRows: { upsert, insert, delete: remove }, parameters };
     return this.updates;
   }
 

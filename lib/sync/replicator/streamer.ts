@@ -295,7 +295,7 @@ export class Streamer {
     const started = performance.now();
     const checkpoint = compareLsn(lsn, this.options.catchUpLsn) >= 0;
     const updates = planner.storageUpdates();
-    const emptyBatch = planner.ops.length === 0 && updates.currentRows.upsert.length + updates.currentRows.delete.length + updates.parameters.delete.length === 0;
+    const emptyBatch = planner.ops.length === 0 && updates.currentRows.upsert.length + updates.currentRows.insert.length + updates.currentRows.delete.length + updates.parameters.delete.length === 0;
     const forced = transactions.some((t) => t.forceCheckpoint);
     if (emptyBatch && planner.truncatedParameterTables.size === 0 && this.hasCheckpoint && !forced) {
       // Nothing synced changed: no storage write, but the WAL can be released.

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { opChecksum } from '@/lib/sync/protocol/checksum';
 import { storageOpChecksum } from './checksum';
-import { OpsCopy } from './ops-copy';
+import { OpsCopy } from './copy-rows';
 
 describe('storageOpChecksum', () => {
   it('equals the protocol checksum for any text, lone surrogates included', () => {

@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { StorageErrorCode, storageError } from './errors';
-import { COPY_OPS, copyIn, OpsCopy } from './ops-copy';
+import { COPY_CURRENT_ROWS, COPY_OPS, copyIn, CurrentRowsCopy, OpsCopy } from './copy-rows';
 import { prepareBatch, type PreparedBatch } from './prepare-batch';
 import { rulesVersionNotFound } from './rules-versions';
 import { int8, withTransaction } from './sql';
@@ -50,14 +50,17 @@ export async function commitBatch(pool: pg.Pool, rulesId: number, batch: CommitB
     text: COMMIT_BATCH,
     // An empty op range of one id: the function inserts no op (its op columns are null) but the
     // checkpoint gets an op id of its own.
-    values: [rulesId, p.ops.ops.length === 0 && batch.newCheckpointId && p.checkpoint ? 1 : p.ops.ops.length, p.lsn, p.snapshotProgress, p.checkpoint, ...opColumns(p), ...otherColumns(p)],
+    values: [rulesId, p.ops.ops.length === 0 && batch.newCheckpointId && p.checkpoint ? 1 : p.ops.ops.length, p.lsn, p.snapshotProgress, p.checkpoint, ...opColumns(p), ...otherColumns(p, true)],
   });
   const result = rows[0]!;
   if (result.refused !== null) throw refusal(rulesId, result.refused, p.lsn, result.last_lsn);
   return commitResult(p, int8(result.last_op_id), result.last_lsn);
 }
 
-/** The same batch in one transaction of several statements, its ops sent with COPY. */
+/**
+ * The same batch in one transaction of several statements: its ops, and the rows it inserts, sent
+ * with COPY. The rows go last, after write_batch's deletes (a truncated table's rows included).
+ */
 async function commitWithCopy(pool: pg.Pool, rulesId: number, p: PreparedBatch, encoded: OpsCopy): Promise<CommitResult> {
   const n = p.ops.ops.length;
   return withTransaction(pool, async (client) => {
@@ -73,9 +76,15 @@ async function commitWithCopy(pool: pg.Pool, rulesId: number, p: PreparedBatch, 
     await client.query({
       name: 'lockstep_write_batch',
       text: WRITE_BATCH,
-      values: [rulesId, lastOpId, n, taken.last_lsn, p.checkpoint, null, null, null, null, null, null, ...otherColumns(p)],
+      values: [rulesId, lastOpId, n, taken.last_lsn, p.checkpoint, null, null, null, null, null, null, ...otherColumns(p, false)],
     });
     encoded.recycle();
+    if (p.rowInserts.length > 0) {
+      const rows = new CurrentRowsCopy(rulesId);
+      for (const row of p.rowInserts) rows.add(row);
+      await copyIn(client, COPY_CURRENT_ROWS, rows.finish());
+      rows.recycle();
+    }
     return commitResult(p, lastOpId, taken.last_lsn);
   });
 }
@@ -93,14 +102,23 @@ function opColumns(p: PreparedBatch): unknown[] {
   return json(ops.buckets, ops.ops, ops.tables, ops.rowIds, ops.data, ops.checksums);
 }
 
-/** Bucket totals, current rows and parameters, in lockstep.write_batch's order. */
-function otherColumns(p: PreparedBatch): unknown[] {
-  const { buckets, rowDeletes, rowUpserts: rows, paramDeletes, paramUpserts: params, truncate } = p;
+/** Bucket totals, current rows and parameters, in lockstep.write_batch's order; the inserted rows as upserts or not at all. */
+function otherColumns(p: PreparedBatch, withInserts: boolean): unknown[] {
+  const { buckets, rowDeletes, paramDeletes, paramUpserts: params, truncate } = p;
+  const rows = { ...p.rowUpserts, hashes: p.rowHashes };
+  if (withInserts && p.rowInserts.length > 0) {
+    const inserts = p.rowInserts;
+    rows.tables = [...rows.tables, ...inserts.map((r) => r.table)];
+    rows.rowIds = [...rows.rowIds, ...inserts.map((r) => r.rowId)];
+    rows.buckets = [...rows.buckets, ...inserts.map((r) => r.buckets)];
+    rows.values = [...rows.values, ...inserts.map((r) => r.values)];
+    rows.hashes = [...rows.hashes, ...inserts.map((r) => r.valuesHash ?? null)];
+  }
   return [
     ...json(buckets.names, buckets.lastPositions, buckets.checksums, buckets.counts),
     ...json(rowDeletes.tables, rowDeletes.rowIds),
     ...json(truncate.rowTables),
-    ...json(rows.tables, rows.rowIds, rows.buckets, rows.values, p.rowHashes),
+    ...json(rows.tables, rows.rowIds, rows.buckets, rows.values, rows.hashes),
     ...json(paramDeletes.tables, paramDeletes.rowIds),
     ...json(truncate.paramTables),
     ...json(params.lookups, params.tables, params.rowIds, params.values),

@@ -17,6 +17,8 @@ export interface PreparedBatch {
   rowUpserts: { tables: string[]; rowIds: string[]; buckets: string[][]; values: Array<Record<string, string | null>> };
   /** Parallel to rowUpserts: each row's valuesHash, or null. */
   rowHashes: Array<string | null>;
+  /** Rows storage does not hold (CommitBatch's `currentRows.insert`), each key once. */
+  rowInserts: CurrentRowUpsert[];
   rowDeletes: { tables: string[]; rowIds: string[] };
   paramUpserts: { lookups: string[]; tables: string[]; rowIds: string[]; values: string[][][] };
   paramDeletes: { tables: string[]; rowIds: string[] };
@@ -80,10 +82,17 @@ export function prepareBatch(batch: CommitBatch, sink?: OpSink): PreparedBatch {
     if (!Array.isArray(row.buckets) || row.buckets.some((b) => typeof b !== 'string')) throw invalid(`current row ${row.table}/${row.rowId} needs buckets as an array of strings.`);
     rowUpserts.set(key(row.table, row.rowId), row);
   }
+  const rowInserts = new Map<string, CurrentRowUpsert>();
+  for (const row of batch.currentRows?.insert ?? []) {
+    if (!Array.isArray(row.buckets) || row.buckets.some((b) => typeof b !== 'string')) throw invalid(`current row ${row.table}/${row.rowId} needs buckets as an array of strings.`);
+    const k = key(row.table, row.rowId);
+    if (!rowUpserts.has(k)) rowInserts.set(k, row);
+  }
   const rowDeletes = new Map<string, { table: string; rowId: string }>();
   for (const row of batch.currentRows?.delete ?? []) {
-    // An upsert replaces the whole row anyway: deleting it first would be wasted work.
-    if (!rowUpserts.has(key(row.table, row.rowId))) rowDeletes.set(key(row.table, row.rowId), row);
+    // An upsert or insert replaces the whole row anyway: deleting it first would be wasted work.
+    const k = key(row.table, row.rowId);
+    if (!rowUpserts.has(k) && !rowInserts.has(k)) rowDeletes.set(k, row);
   }
   const paramUpserts = new Map<string, ParameterUpsert>();
   for (const p of batch.parameters?.upsert ?? []) {
@@ -100,6 +109,7 @@ export function prepareBatch(batch: CommitBatch, sink?: OpSink): PreparedBatch {
     buckets,
     rowUpserts: columns(rowUpserts, { tables: (r) => r.table, rowIds: (r) => r.rowId, buckets: (r) => r.buckets, values: (r) => r.values }),
     rowHashes: Array.from(rowUpserts.values(), (r) => r.valuesHash ?? null),
+    rowInserts: [...rowInserts.values()],
     rowDeletes: columns(rowDeletes, { tables: (r) => r.table, rowIds: (r) => r.rowId }),
     paramUpserts: columns(paramUpserts, { lookups: (p) => p.lookup, tables: (p) => p.sourceTable, rowIds: (p) => p.sourceRowId, values: (p) => p.values }),
     paramDeletes: columns(paramDeletes, { tables: (p) => p.sourceTable, rowIds: (p) => p.sourceRowId }),

@@ -3,13 +3,12 @@ import { addChecksums } from '@/lib/sync/protocol/checksum';
 import { refusal, WRITE_BATCH } from './commit-batch';
 import { BinaryCopyWriter } from './copy-binary';
 import { StorageErrorCode, storageError } from './errors';
-import { COPY_OPS, copyIn, OpsCopy } from './ops-copy';
+import { COPY_CURRENT_ROWS, COPY_OPS, copyIn, CurrentRowsCopy, OpsCopy } from './copy-rows';
 import { int8, withTransaction } from './sql';
 import type { CommitResult, CurrentRowUpsert, ParameterUpsert, SnapshotProgress } from './types';
 
 const NO_OPS = [null, null, null, null, null, null];
 const NOTHING_ELSE = Array<null>(15).fill(null);
-const COPY_ROWS = 'COPY lockstep.current_rows (rules_id, table_name, row_id, buckets, source_values, values_hash) FROM STDIN (FORMAT binary)';
 const COPY_PARAMETERS = 'COPY lockstep.parameter_index (rules_id, lookup, source_table, source_row_id, parameter_values) FROM STDIN (FORMAT binary)';
 
 /**
@@ -26,16 +25,15 @@ const COPY_PARAMETERS = 'COPY lockstep.parameter_index (rules_id, lookup, source
  */
 export class SnapshotChunk {
   private readonly ops: OpsCopy;
-  private readonly rows = new BinaryCopyWriter();
+  private readonly rows: CurrentRowsCopy;
   private readonly parameters = new BinaryCopyWriter();
   /** Per bucket: position (1-based) of its last op in the chunk, sum and count of its ops. */
   private readonly buckets = new Map<string, { last: number; checksum: number; count: number }>();
   private sealed = false;
-  private lastBucket: string | undefined;
-  private lastBucketJson = '';
 
   constructor(readonly rulesId: number) {
     this.ops = new OpsCopy(rulesId);
+    this.rows = new CurrentRowsCopy(rulesId);
   }
 
   get opCount(): number {
@@ -43,7 +41,7 @@ export class SnapshotChunk {
   }
 
   get rowCount(): number {
-    return this.rows.rowCount;
+    return this.rows.count;
   }
 
   /** A PUT op; ops get consecutive op ids in the order they are added. */
@@ -63,7 +61,7 @@ export class SnapshotChunk {
   /** The stored state of a source row; each (table, row id) at most once, and never one storage already has. */
   currentRow(row: CurrentRowUpsert): void {
     this.assertOpen();
-    this.rows.row(6).int4(this.rulesId).text(row.table).text(row.rowId).jsonb(this.bucketsJson(row.buckets)).text(isEmpty(row.values) ? '{}' : JSON.stringify(row.values)).textOrNull(row.valuesHash ?? null);
+    this.rows.add(row);
   }
 
   /** A parameter-index entry of a source row; each (lookup, table, row id) at most once. */
@@ -86,7 +84,7 @@ export class SnapshotChunk {
     this.sealed = true;
     return {
       ops: this.opCount > 0 ? (base) => this.ops.finish(base) : null,
-      rows: this.rows.rowCount > 0 ? this.rows.finish() : null,
+      rows: this.rows.count > 0 ? this.rows.finish() : null,
       parameters: this.parameters.rowCount > 0 ? this.parameters.finish() : null,
       buckets: this.buckets,
       recycle: () => {
@@ -95,16 +93,6 @@ export class SnapshotChunk {
         this.parameters.recycle();
       },
     };
-  }
-
-  /** Rows of a table mostly share their buckets (all todos of a list): encode each list once. */
-  private bucketsJson(buckets: string[]): string {
-    if (buckets.length !== 1) return JSON.stringify(buckets);
-    if (buckets[0] !== this.lastBucket) {
-      this.lastBucket = buckets[0]!;
-      this.lastBucketJson = JSON.stringify(buckets);
-    }
-    return this.lastBucketJson;
   }
 
   private assertOpen(): void {
@@ -151,14 +139,10 @@ export function commitSnapshotChunk(pool: pg.Pool, chunk: SnapshotChunk, snapsho
         values: [rulesId, lastOpId, n, null, false, ...NO_OPS, ...buckets, ...NOTHING_ELSE],
       });
     }
-    if (sealed.rows) await copyIn(client, COPY_ROWS, sealed.rows);
+    if (sealed.rows) await copyIn(client, COPY_CURRENT_ROWS, sealed.rows);
     if (sealed.parameters) await copyIn(client, COPY_PARAMETERS, sealed.parameters);
     sealed.recycle();
     return { firstOpId: n > 0 ? base + 1 : null, lastOpId };
   });
 }
 
-function isEmpty(values: Record<string, unknown>): boolean {
-  for (const _ in values) return false;
-  return true;
-}

@@ -89,8 +89,13 @@ export interface ParameterUpsert {
 export interface CommitBatch {
   /** Ops in the order they happened; they receive consecutive op ids in this order. */
   ops: BatchOp[];
-  /** `deleteTables` drops every stored row of those tables (TRUNCATE). */
-  currentRows?: { upsert?: CurrentRowUpsert[]; delete?: RowKey[]; deleteTables?: string[] };
+  /**
+   * `deleteTables` drops every stored row of those tables (TRUNCATE). `insert` takes rows storage
+   * does not hold (the replicator knows which rows it never stored): a large batch writes them
+   * with COPY, without looking for a stored row first, and fails if one is there (a small batch
+   * upserts them). A row both inserted and upserted is upserted.
+   */
+  currentRows?: { upsert?: CurrentRowUpsert[]; insert?: CurrentRowUpsert[]; delete?: RowKey[]; deleteTables?: string[] };
   /** `delete` removes every entry of that source row, whatever its lookup; `deleteTables` every entry of those source tables. */
   parameters?: { upsert?: ParameterUpsert[]; delete?: Array<{ sourceTable: string; sourceRowId: string }>; deleteTables?: string[] };
   /** Source commit LSN this batch reaches; stored as the version's last LSN. Must not go backwards. */

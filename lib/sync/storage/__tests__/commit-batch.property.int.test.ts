@@ -26,6 +26,7 @@ const table = fc.constantFrom('t0', 't1');
 const batchArb = fc.record({
   ops: fc.array(fc.record({ bucket: fc.constantFrom('b0', 'b1', 'b"2'), put: fc.boolean(), table, rowId, v: text }), { maxLength: 12 }),
   upserts: fc.array(fc.record({ table, rowId, buckets: fc.array(text, { maxLength: 2 }), v: fc.option(text), hash: fc.option(text) }), { maxLength: 4 }),
+  inserts: fc.array(fc.record({ table, buckets: fc.array(text, { maxLength: 2 }), v: fc.option(text), hash: fc.option(text) }), { maxLength: 4 }),
   deletes: fc.array(fc.record({ table, rowId }), { maxLength: 3 }),
   truncate: fc.option(table, { freq: 6 }),
   params: fc.array(fc.record({ lookup: fc.constantFrom('l0', 'l1'), table, rowId, values: fc.array(fc.array(text, { maxLength: 2 }), { maxLength: 2 }) }), { maxLength: 3 }),
@@ -38,11 +39,15 @@ const batchArb = fc.record({
 
 type BatchInput = typeof batchArb extends fc.Arbitrary<infer T> ? T : never;
 
+let fresh = 0;
+
 function toBatch(b: BatchInput, lsn: number): CommitBatch {
   return {
     ops: b.ops.map((o) => ({ bucket: o.bucket, op: o.put ? 'PUT' : 'REMOVE', table: o.table, rowId: o.rowId, data: o.put ? JSON.stringify({ v: o.v }) : null })),
     currentRows: {
       upsert: b.upserts.map((u): CurrentRowUpsert => ({ table: u.table, rowId: u.rowId, buckets: u.buckets, values: u.v === null ? {} : { v: u.v, n: null }, ...(u.hash === null ? {} : { valuesHash: u.hash }) })),
+      // Rows storage never held (fresh ids), as the replicator inserts them.
+      insert: b.inserts.map((u): CurrentRowUpsert => ({ table: u.table, rowId: `new-${fresh++}`, buckets: u.buckets, values: u.v === null ? {} : { v: u.v }, ...(u.hash === null ? {} : { valuesHash: u.hash }) })),
       delete: b.deletes,
       ...(b.truncate === null ? {} : { deleteTables: [b.truncate] }),
     },
@@ -88,6 +93,16 @@ describe('commitBatch with ops by COPY', () => {
       }),
       { numRuns: 40 },
     );
+  });
+
+  it('fails a large batch that inserts a row storage holds, and leaves nothing behind', async () => {
+    const rulesId = await newRulesVersion(t.storage);
+    const row = { table: 't', rowId: 'held', buckets: ['b'], values: {}, valuesHash: '' };
+    await commitBatch(t.pool, rulesId, { ops: [], currentRows: { insert: [row] }, checkpoint: true });
+    const before = await dump(rulesId);
+    const ops = Array.from({ length: 300 }, (_, i) => ({ bucket: 'b', op: 'PUT' as const, table: 't', rowId: String(i), data: '{}' }));
+    await expect(commitBatch(t.pool, rulesId, { ops, currentRows: { insert: [{ ...row, buckets: [] }] }, checkpoint: true })).rejects.toThrow(/duplicate key/);
+    expect(await dump(rulesId)).toEqual(before);
   });
 
   it('refuses the same way, and leaves nothing behind', async () => {
