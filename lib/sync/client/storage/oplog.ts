@@ -106,13 +106,18 @@ export function storePage(db: SqlDatabase, page: PreparedPage, bucket: LocalBuck
   }
   if (page.putCount > 0) {
     // A bulk table's data goes to its staging copy only; its oplog entry says '' (see layout.ts).
+    // A page of bulk tables only (a first sync) parses the data-less keys for the oplog.
+    const allBulk = bulk.length === page.tables.size;
     db.run(
-      `INSERT INTO ls_oplog (tbl, row_id, bucket, op_id, data)
-         SELECT value ->> 0, value ->> 1, ?2, value ->> 2, CASE WHEN value ->> 0 IN (SELECT tbl FROM ls_bulk) THEN '' ELSE value ->> 3 END FROM json_each(?1) WHERE true
-       ON CONFLICT (tbl, row_id, bucket) DO UPDATE SET op_id = excluded.op_id, data = excluded.data`,
-      [page.puts, page.bucket],
+      allBulk
+        ? `INSERT INTO ls_oplog (tbl, row_id, bucket, op_id, data) SELECT value ->> 0, value ->> 1, ?2, value ->> 2, '' FROM json_each(?1) WHERE true
+             ON CONFLICT (tbl, row_id, bucket) DO UPDATE SET op_id = excluded.op_id, data = excluded.data`
+        : `INSERT INTO ls_oplog (tbl, row_id, bucket, op_id, data)
+             SELECT value ->> 0, value ->> 1, ?2, value ->> 2, CASE WHEN value ->> 0 IN (SELECT tbl FROM ls_bulk) THEN '' ELSE value ->> 3 END FROM json_each(?1) WHERE true
+           ON CONFLICT (tbl, row_id, bucket) DO UPDATE SET op_id = excluded.op_id, data = excluded.data`,
+      [allBulk ? page.putKeys : page.puts, page.bucket],
     );
-    db.run('INSERT INTO ls_touched (tbl, row_id) SELECT value ->> 0, value ->> 1 FROM json_each(?) WHERE value ->> 0 NOT IN (SELECT tbl FROM ls_bulk)', [page.puts]);
+    if (!allBulk) db.run('INSERT INTO ls_touched (tbl, row_id) SELECT value ->> 0, value ->> 1 FROM json_each(?) WHERE value ->> 0 NOT IN (SELECT tbl FROM ls_bulk)', [page.puts]);
     for (const table of bulk) {
       db.run(
         `INSERT INTO ${quoteIdent(stageTableOf(table))} (id, data, op_id, bucket) SELECT value ->> 1, value ->> 3, value ->> 2, ?3 FROM json_each(?1) WHERE value ->> 0 = ?2

@@ -18,6 +18,8 @@ export interface PreparedPage {
   checksum: number;
   /** JSON text of [[table, row id, op id, data], …]: rows whose last op in the page is a PUT. */
   puts: string;
+  /** The same rows without their data, [[table, row id, op id], …] (for oplog entries of bulk tables). */
+  putKeys: string;
   putCount: number;
   /** JSON text of [[table, row id], …]: rows whose last op in the page is a REMOVE. */
   removes: string;
@@ -61,11 +63,15 @@ export function preparePage(line: DataLine): PreparedPage {
     }
   }
   const puts: unknown[] = [];
+  const putKeys: unknown[] = [];
   const removes: unknown[] = [];
   const tables = new Set<string>();
   for (const last of latest.values()) {
     tables.add(last.table);
-    if (last.op === 'PUT') puts.push([last.table, last.rowId, last.opId, last.data]);
+    if (last.op === 'PUT') {
+      puts.push([last.table, last.rowId, last.opId, last.data]);
+      putKeys.push([last.table, last.rowId, last.opId]);
+    }
     else removes.push([last.table, last.rowId]);
   }
   return {
@@ -75,6 +81,7 @@ export function preparePage(line: DataLine): PreparedPage {
     cleared,
     checksum,
     puts: JSON.stringify(puts),
+    putKeys: JSON.stringify(putKeys),
     putCount: puts.length,
     removes: JSON.stringify(removes),
     removeCount: removes.length,
