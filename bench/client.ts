@@ -157,7 +157,7 @@ async function firstSync(dbName) {
   const [{ n }] = await client.query('SELECT count(*) AS n FROM todos');
   const storage = client.status.storage;
   await client.close();
-  return { elapsed, n, storage };
+  return { elapsed, n, storage, opened: marks.opened ?? 0 };
 }
 
 async function rawInsert(rows) {
@@ -317,21 +317,23 @@ async function browserBench(stream: Buffer, liveStream: Buffer, rows: Row[]) {
     if (process.env.BENCH_VERBOSE) tab.on('console', (m) => console.log('page:', m.text()));
     await tab.goto(process.env.BENCH_VERBOSE ? `${origin}/?log=debug` : origin);
     await tab.waitForFunction(() => (window as unknown as { benchReady?: boolean }).benchReady === true);
-    type Bench = { firstSync(db: string): Promise<{ elapsed: number; n: number; storage: string }>; rawInsert(rows: Row[]): Promise<{ elapsed: number; n: number }>; liveQuery(db: string, writes: number): Promise<{ times: number[]; total: number }> };
+    type Bench = { firstSync(db: string): Promise<{ elapsed: number; n: number; storage: string; opened: number }>; rawInsert(rows: Row[]): Promise<{ elapsed: number; n: number }>; liveQuery(db: string, writes: number): Promise<{ times: number[]; total: number }> };
     const sync: number[] = [];
+    const syncOnly: number[] = [];
     const raw: number[] = [];
     for (let run = 0; run < RUNS; run++) {
       current = stream;
       const s = await tab.evaluate((db) => (window as unknown as { bench: Bench }).bench.firstSync(db), `bench-sync-${run}`);
       if (s.n !== ROWS || s.storage !== 'opfs-sahpool') throw new Error(`browser first sync: ${s.n} rows in ${s.storage}`);
       sync.push(s.elapsed);
+      syncOnly.push(s.elapsed - s.opened);
       const r = await tab.evaluate((rs) => (window as unknown as { bench: Bench }).bench.rawInsert(rs), rows);
       if (r.n !== ROWS) throw new Error(`raw insert: ${r.n} rows`);
       raw.push(r.elapsed);
     }
     current = liveStream;
     const live = await tab.evaluate(([db, writes]) => (window as unknown as { bench: Bench }).bench.liveQuery(db as string, writes as number), [`bench-live-${Date.now()}`, WRITES] as const);
-    return { sync, raw, live };
+    return { sync, syncOnly, raw, live };
   } finally {
     await browser.close();
     server.close();
@@ -359,8 +361,9 @@ if (BROWSER) {
   const b = await browserBench(stream, makeStream(makeRows(LIVE_ROWS)), rows);
   results.push(
     { case: `Chromium: first sync of ${ROWS} rows (OPFS SAH pool)`, median: ms(median(b.sync)), runs: b.sync.map(ms).join(', '), target: '<= 3000 ms' },
+    { case: 'Chromium: same, from the open database (worker start, sqlite load, OPFS open left out)', median: ms(median(b.syncOnly)), runs: b.syncOnly.map(ms).join(', '), target: '' },
     { case: 'Chromium: raw sqlite-wasm insert into OPFS, same rows', median: ms(median(b.raw)), runs: b.raw.map(ms).join(', '), target: '' },
-    { case: 'Chromium: ratio', median: `${(median(b.sync) / median(b.raw)).toFixed(2)}x`, runs: '', target: '<= 2x' },
+    { case: 'Chromium: ratio (from construction; from the open database)', median: `${(median(b.sync) / median(b.raw)).toFixed(2)}x; ${(median(b.syncOnly) / median(b.raw)).toFixed(2)}x`, runs: '', target: '<= 2x' },
     { case: `Chromium: live query on ${b.live.total} rows, write → render`, median: `p50 ${percentile(b.live.times, 50).toFixed(1)} ms`, runs: `p95 ${percentile(b.live.times, 95).toFixed(1)} ms, max ${Math.max(...b.live.times).toFixed(1)} ms (${b.live.times.length} writes)`, target: 'p95 <= 16 ms' },
   );
 }
