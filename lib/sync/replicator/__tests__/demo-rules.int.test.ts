@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import syncConfig from '@/sync.config';
 import { compileSyncRules } from '@/lib/sync/config';
-import { createWriteCheckpoint, latestCheckpoint, lookupParameters } from '@/lib/sync/storage';
+import { lookupParameters } from '@/lib/sync/storage';
 import { seedDemoData } from '@/lib/db/seed';
 import { replicatorStatus } from '../status';
-import { activeVersion, asObject, bucketContents, expectedContents, poll, replicationFixture, waitForCatchUp, type ReplicationFixture } from './harness';
+import { activeVersion, asObject, bucketContents, expectedContents, replicationFixture, waitForCatchUp, type ReplicationFixture } from './harness';
 
 const rules = compileSyncRules(syncConfig);
 let f: ReplicationFixture;
@@ -121,20 +121,5 @@ describe('replicator on the demo sync rules', () => {
     expect(status.warnings.join('\n')).toMatch(/retains \d+ bytes of WAL/);
     const relaxed = await replicatorStatus(f.app.url, f.storage.url, { walWarnBytes: 1024 ** 4 });
     expect(relaxed.warnings).toEqual([]);
-  });
-
-  it('gives a write checkpoint whose upload changed nothing synced a checkpoint of its own', async () => {
-    await waitForCatchUp(f.app.pool, f.storage.pool);
-    const before = (await latestCheckpoint(f.storage.pool, rulesId))!;
-    // An upload that wrote nothing the rules sync: only WAL moves on.
-    await f.app.pool.query('UPDATE users SET password_hash = password_hash');
-    const lsn = (await f.app.pool.query<{ lsn: string }>('SELECT pg_current_wal_insert_lsn()::text AS lsn')).rows[0]!.lsn;
-    await createWriteCheckpoint(f.storage.pool, 'some-user', 'some-client', lsn);
-    await poll(async () => {
-      const cp = await latestCheckpoint(f.storage.pool, rulesId);
-      return cp && cp.opId > before.opId && cp.lsn !== null ? cp : undefined;
-    }, 10_000, 'a new checkpoint for the write checkpoint');
-    const { rows } = await f.storage.pool.query<{ ok: boolean }>('SELECT max(lsn) >= $2::pg_lsn AS ok FROM lockstep.checkpoints WHERE rules_id = $1', [rulesId, lsn]);
-    expect(rows[0]!.ok).toBe(true);
   });
 });
