@@ -79,6 +79,7 @@ export class ChangePlanner {
 
   /** Plans `changes` (one or more whole source transactions, in commit order). */
   async add(changes: readonly SourceChange[]): Promise<void> {
+    if (this.updates) throw new Error('ChangePlanner: changes added after storageUpdates()');
     await this.preload(changes);
     for (const change of changes) {
       if (change.kind === 'truncate') await this.truncate(change.table);
@@ -120,7 +121,8 @@ export class ChangePlanner {
       }
       row.valuesHash = this.hashRows ? (row.hash ??= rowHash(row.values)) : '';
       // A row storage did not have is inserted: no stored row to look for.
-      (before ? upsert : insert).push({ ...splitKey(key), buckets: row.buckets, values, valuesHash: row.valuesHash });
+      const { table, rowId } = splitKey(key);
+      (before ? upsert : insert).push({ table, rowId, buckets: row.buckets, values, valuesHash: row.valuesHash });
     }
     const paramUpsert: ParameterUpsert[] = [];
     const paramDelete: Array<{ sourceTable: string; sourceRowId: string }> = [];
@@ -232,7 +234,6 @@ export class ChangePlanner {
   }
 
   private markDirty(key: string, before: KnownRow | null): void {
-    if (this.updates) throw new Error('ChangePlanner: changes added after storageUpdates()');
     if (!this.dirty.has(key)) this.dirty.set(key, before);
   }
 
