@@ -155,6 +155,9 @@ describe('local writes and the upload queue against the real server', () => {
     expect(client.query('SELECT description FROM todos WHERE id = ?', [todo.id])).toEqual([{ description: 'mine now' }]);
     const later = randomUUID();
     insertTodo(client, later, client.query<{ list_id: string }>('SELECT list_id FROM todos WHERE id = ?', [todo.id])[0]!.list_id, 'still goes');
+    // The status may not show the queued entries yet when settle() first looks: wait for the
+    // upload's answer itself (bounded), then for the checkpoint that follows.
+    for (const deadline = Date.now() + 20_000; rejected.length === 0 && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 20));
     await settle(client);
     expect(rejected).toHaveLength(1);
     expect(rejected[0]!.error.code).toBe('UPLOAD_FORBIDDEN');
