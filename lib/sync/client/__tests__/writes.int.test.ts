@@ -148,7 +148,8 @@ describe('local writes and the upload queue against the real server', () => {
     client.start();
     await settle(client);
     const before = storeContents(client.db);
-    const todo = client.query<{ id: string; description: string }>('SELECT id, description FROM todos LIMIT 1')[0]!;
+    // A todo someone else created: setting created_by to Carol is a change the rules refuse.
+    const todo = client.query<{ id: string; description: string }>('SELECT id, description FROM todos WHERE created_by <> ? ORDER BY id LIMIT 1', [f.users.carol])[0]!;
     const { rows } = await f.replication.app.pool.query<{ description: string }>('SELECT description FROM todos WHERE id = $1', [todo.id]);
     // created_by cannot be changed: the demo's rules refuse it.
     client.execute("UPDATE todos SET description = 'mine now', created_by = ? WHERE id = ?", [f.users.carol, todo.id]);
