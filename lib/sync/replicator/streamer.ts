@@ -301,9 +301,8 @@ export class Streamer {
       // Nothing synced changed: no storage write, but the WAL can be released.
       this.stream.confirm(lsn);
     } else {
-      // Known gap: a checkpoint only a write checkpoint asked for keeps the current op id, so the
-      // stream does not send it (`newCheckpointId` would fix that, but broke the client's writes
-      // tests when tried; see the session notes).
+      // A batch without ops (only parameter lookups changed, or a write checkpoint asked for it)
+      // checkpoints at the current op id with a later LSN; the hub runs a round for it all the same.
       const result = await commitBatch(storage, rulesId, { ops: planner.ops, ...updates, lsn, checkpoint });
       this.lastLsn = lsn;
       this.stream.confirm(lsn);

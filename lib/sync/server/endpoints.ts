@@ -45,11 +45,11 @@ export async function handleTokenRequest(session: SessionLike | null, deps: { au
  *   const id = await recordWriteCheckpoint(appPool(), storagePool, session.user.id, clientId);
  */
 export async function recordWriteCheckpoint(source: pg.Pool, storage: pg.Pool, userId: string, clientId: string): Promise<number> {
-  // The write position. Known gap: with synchronous_commit=off it can be behind a commit that
-  // already returned. The insert position is safe there, but when other WAL follows the commit it
-  // needs a checkpoint that only the write checkpoint asks for, and the stream does not yet send
-  // checkpoints that keep the previous op id.
-  const { rows } = await source.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn');
+  // The insert position, not pg_current_wal_lsn(): with synchronous_commit=off a commit can
+  // return before its WAL is written, and the write position would then be behind it. When other
+  // WAL follows, the replicator makes a checkpoint at or past this LSN that keeps the op id, and
+  // the stream sends it to this client as a checkpoint_diff carrying the write checkpoint.
+  const { rows } = await source.query<{ lsn: string }>('SELECT pg_current_wal_insert_lsn()::text AS lsn');
   return createWriteCheckpoint(storage, userId, clientId, rows[0]!.lsn);
 }
 

@@ -50,7 +50,7 @@ export async function commitBatch(pool: pg.Pool, rulesId: number, batch: CommitB
     text: COMMIT_BATCH,
     // An empty op range of one id: the function inserts no op (its op columns are null) but the
     // checkpoint gets an op id of its own.
-    values: [rulesId, p.ops.ops.length === 0 && batch.newCheckpointId && p.checkpoint ? 1 : p.ops.ops.length, p.lsn, p.snapshotProgress, p.checkpoint, ...opColumns(p), ...otherColumns(p, true)],
+    values: [rulesId, p.ops.ops.length, p.lsn, p.snapshotProgress, p.checkpoint, ...opColumns(p), ...otherColumns(p, true)],
   });
   const result = rows[0]!;
   if (result.refused !== null) throw refusal(rulesId, result.refused, p.lsn, result.last_lsn);

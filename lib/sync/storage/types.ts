@@ -105,12 +105,6 @@ export interface CommitBatch {
    * version's last op id when the batch has no ops) and sends NOTIFY lockstep_checkpoint.
    */
   checkpoint: boolean;
-  /**
-   * With no ops and `checkpoint`: give the checkpoint a fresh op id (an empty op range) instead of
-   * the current one, so that streams see a new checkpoint. The replicator uses it for write
-   * checkpoints whose upload changed nothing synced.
-   */
-  newCheckpointId?: boolean;
   snapshotProgress?: SnapshotProgress;
 }
 

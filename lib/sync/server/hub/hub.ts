@@ -52,6 +52,12 @@ export class SyncHub {
   private noticed = 0;
   /** Checkpoint up to which rounds are done: a stream behind it catches up by itself. */
   private settled = 0;
+  /**
+   * Counts finished rounds. A checkpoint can keep the previous op id and only move its LSN on
+   * (a write checkpoint asked for it, or only parameter lookups changed); a stream that has not
+   * seen the latest round re-reads its checkpoint even when its op id is current.
+   */
+  private round = 0;
   private roundRunning = false;
   private roundAgain = false;
   private readonly subscribers = new Set<HubSubscriber>();
@@ -116,6 +122,11 @@ export class SyncHub {
     return this.settled;
   }
 
+  /** The number of the last finished round (see `round`). */
+  settledRound(): number {
+    return this.round;
+  }
+
   get isClosed(): boolean {
     return this.closed;
   }
@@ -158,7 +169,8 @@ export class SyncHub {
   }
 
   private onCheckpoint(opId: number): void {
-    if (opId <= this.noticed) return;
+    // Equal op ids count: such a checkpoint can still change write checkpoints and grants.
+    if (opId < this.noticed) return;
     this.noticed = opId;
     if (this.roundRunning) {
       this.roundAgain = true;
@@ -177,13 +189,14 @@ export class SyncHub {
         if (!active || this.closed) break;
         const target = this.noticed;
         const since = this.settled;
+        const round = this.round + 1;
         const joined: HubSubscriber[] = [];
         const others: HubSubscriber[] = [];
         const rounds = this.options.rounds ?? true;
         for (const subscriber of this.subscribers) (rounds && subscriber.joinable(active.id, since) ? joined : others).push(subscriber);
         if (joined.length > 0) {
           try {
-            others.push(...(await runRound(this.options.storagePool, (bucket, after, upTo) => this.loaders.page(active.id, bucket, after, upTo), active.id, target, since, joined)));
+            others.push(...(await runRound(this.options.storagePool, (bucket, after, upTo) => this.loaders.page(active.id, bucket, after, upTo), active.id, target, since, round, joined)));
           } catch (error: unknown) {
             this.options.log.warn('checkpoint round failed; streams catch up one by one', { error });
             others.push(...joined);
@@ -191,6 +204,7 @@ export class SyncHub {
         }
         if (this.active?.id !== active.id) break;
         this.settled = Math.max(this.settled, target);
+        this.round = round;
         for (const subscriber of others) subscriber.wake();
       } while (this.roundAgain && !this.closed);
     } finally {

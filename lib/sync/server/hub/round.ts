@@ -16,6 +16,8 @@ const MAX_PREFETCH = 32;
 /** A checkpoint's news, shared by every stream of the round. */
 export interface RoundData {
   checkpoint: Checkpoint;
+  /** The hub's round number (SyncHub.settledRound once it is done). */
+  round: number;
   /** Buckets that changed since the round's starting point, and those a participant just gained. */
   states: ReadonlyMap<string, BucketState>;
   /** Write checkpoints by clientKey(user, client), when the checkpoint has an LSN. */
@@ -59,6 +61,7 @@ export async function runRound(
   rulesId: number,
   checkpointOpId: number,
   sinceOpId: number,
+  roundNumber: number,
   participants: RoundParticipant[],
 ): Promise<RoundParticipant[]> {
   try {
@@ -89,7 +92,7 @@ export async function runRound(
     const missing = [...gained].filter((bucket) => !states.has(bucket));
     if (missing.length > 0) for (const [bucket, state] of await bucketStatesAt(pool, rulesId, [], checkpointOpId, sinceOpId, missing)) states.set(bucket, state);
 
-    const round: RoundData = { checkpoint: { opId: checkpointOpId, lsn: writeCheckpoints.lsn }, states, writeCheckpoints: writeCheckpoints.ids, pages };
+    const round: RoundData = { checkpoint: { opId: checkpointOpId, lsn: writeCheckpoints.lsn }, round: roundNumber, states, writeCheckpoints: writeCheckpoints.ids, pages };
     return participants.filter((p) => !p.accept(round));
   } catch (error: unknown) {
     for (const p of participants) p.abandon();

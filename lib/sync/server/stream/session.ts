@@ -61,6 +61,8 @@ export class StreamSession implements HubSubscriber {
   private keepaliveRound: number;
   private rules: ActiveRules | null = null;
   private state: StreamState | null = null;
+  /** The hub round whose checkpoint this stream last read or was handed (SyncHub.settledRound). */
+  private seenRound = -1;
   private grants: BucketGrant[] = [];
   private lookupValues = new Map<string, LookupValues>();
   /** Prepared by regrant during a round, kept by accept. */
@@ -133,7 +135,9 @@ export class StreamSession implements HubSubscriber {
   accept(round: RoundData): boolean {
     const regranted = this.regranted;
     this.regranted = undefined;
-    if (!this.joinable(this.rules?.id ?? -1, 0) || round.checkpoint.opId <= this.state!.lastOpId) return false;
+    // An equal op id is a checkpoint that only moved its LSN: it may still bring a write checkpoint or new grants.
+    if (!this.joinable(this.rules?.id ?? -1, 0) || round.checkpoint.opId < this.state!.lastOpId) return false;
+    this.seenRound = round.round;
     const state = this.state!;
     const writeCheckpoint = round.checkpoint.lsn === null ? null : (round.writeCheckpoints.get(clientKey(this.userId, this.clientId)) ?? null);
     if (!regranted && (writeCheckpoint === null || writeCheckpoint === state.writeCheckpoint) && !someHeld(state, round.states)) {
@@ -226,7 +230,7 @@ export class StreamSession implements HubSubscriber {
         let plan = this.offered;
         const pages = this.offeredPages;
         this.offered = this.offeredPages = undefined;
-        if (!plan && this.rules && (this.state === null || this.hub.settledOpId() > this.state.lastOpId)) plan = await this.plan(this.rules, positions);
+        if (!plan && this.rules && (this.state === null || this.hub.settledOpId() > this.state.lastOpId || this.hub.settledRound() !== this.seenRound)) plan = await this.plan(this.rules, positions);
         if (this.closed) return;
         if (plan) {
           const sent = plan.changed ? yield* this.send(this.rules!, plan, this.state === null, pages) : true;
@@ -253,11 +257,13 @@ export class StreamSession implements HubSubscriber {
   /** Reads the latest checkpoint for the user's buckets itself; undefined when there is nothing newer (or no checkpoint yet). */
   private async plan(rules: ActiveRules, positions: Map<string, number>): Promise<CheckpointPlan | undefined> {
     const { loaders } = this.hub;
+    this.seenRound = this.hub.settledRound();
     const { grants, lookups } = await loaders.grants(rules.id, this.input.claims);
     const snapshot = await loaders.checkpoint(rules.id, grants.map((g) => g.bucket));
     const checkpoint = snapshot.checkpoint;
     const state = this.state;
-    if (!checkpoint || (state && checkpoint.opId <= state.lastOpId)) return undefined;
+    // The same op id as the client's can still carry a newer write checkpoint or grants (planDiff decides).
+    if (!checkpoint || (state && checkpoint.opId < state.lastOpId)) return undefined;
     const writeCheckpoint = checkpoint.lsn === null ? null : await loaders.writeCheckpoint(this.userId, this.clientId, checkpoint.lsn);
     this.grants = grants;
     this.lookupValues = lookups;
