@@ -137,12 +137,12 @@ export class StreamSession implements HubSubscriber {
     this.regranted = undefined;
     // An equal op id is a checkpoint that only moved its LSN: it may still bring a write checkpoint or new grants.
     if (!this.joinable(this.rules?.id ?? -1, 0) || round.checkpoint.opId < this.state!.lastOpId) return false;
-    this.seenRound = round.round;
     const state = this.state!;
     const writeCheckpoint = round.checkpoint.lsn === null ? null : (round.writeCheckpoints.get(clientKey(this.userId, this.clientId)) ?? null);
     if (!regranted && (writeCheckpoint === null || writeCheckpoint === state.writeCheckpoint) && !someHeld(state, round.states)) {
       // Nothing of this client's changed: move on without a plan (most streams, most rounds).
       this.state = { ...state, lastOpId: round.checkpoint.opId };
+      this.seenRound = round.round;
       return true;
     }
     const grants = regranted?.grants ?? this.grants;
@@ -163,6 +163,8 @@ export class StreamSession implements HubSubscriber {
     } else {
       this.state = plan.next;
     }
+    // Only a round this stream used counts as seen: one it could not use leaves it to re-read by itself.
+    this.seenRound = round.round;
     return true;
   }
 
