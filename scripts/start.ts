@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { localSecret } from '@/lib/sync/server/auth/local-secret';
 import { supervise } from './lib/supervisor';
 
-if (!existsSync('.next/BUILD_ID')) {
+if (!existsSync(`${process.env.LOCKSTEP_DIST_DIR ?? '.next'}/BUILD_ID`)) {
   console.error('[lockstep] no production build found: run `npm run build` first.');
   process.exit(1);
 }
