@@ -28,6 +28,8 @@ export interface SyncStatus {
   lastSyncedAt: number | null;
   /** Progress of the checkpoint being downloaded; null when none is. */
   downloadProgress: DownloadProgress | null;
+  /** This database's client_id (sent with the stream, uploads and write checkpoint requests). */
+  clientId: string;
   /** The last applied checkpoint. */
   checkpoint: { lastOpId: string; writeCheckpoint: string | null } | null;
   storage: StorageKind;
@@ -41,8 +43,9 @@ export interface SyncStatus {
   nextRetryAt: number | null;
 }
 
-export function initialStatus(storage: StorageKind, storageWarning: string | null): SyncStatus {
+export function initialStatus(clientId: string, storage: StorageKind, storageWarning: string | null): SyncStatus {
   return {
+    clientId,
     state: 'stopped',
     connected: false,
     connecting: false,

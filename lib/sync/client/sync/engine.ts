@@ -85,7 +85,7 @@ export class SyncEngine {
     this.backoff = new Backoff(options.backoff ?? DEFAULT_BACKOFF);
     const applied = options.store.applied();
     this.current = {
-      ...initialStatus(options.storage?.kind ?? 'memory', options.storage?.warning ?? null),
+      ...initialStatus(options.store.clientId, options.storage?.kind ?? 'memory', options.storage?.warning ?? null),
       pendingUploads: this.uploadQueue.pendingCount ?? 0,
       hasSynced: applied.appliedOpId !== null,
       lastSyncedAt: applied.lastSyncedAt,
