@@ -7,7 +7,7 @@ const isUpload = (request: { method(): string; headers(): Record<string, string>
 test('a todo added offline survives a reload and reaches Postgres once back online', async ({ page, sql }) => {
   await signIn(page, demo.alice);
   await expectSynced(page);
-  await waitForSync(page, sql);
+  await waitForSync(page);
 
   // Offline for the sync client: no stream, no uploads (the page itself still loads).
   await page.route('**/*', (route) => (isUpload(route.request()) || route.request().url().includes('/api/sync/') ? route.abort() : route.continue()));
@@ -25,7 +25,7 @@ test('a todo added offline survives a reload and reaches Postgres once back onli
   expect(await rows()).toBe(0);
 
   await page.unrouteAll({ behavior: 'ignoreErrors' });
-  await waitForSync(page, sql, { timeoutMs: 45_000 });
+  await waitForSync(page, { timeoutMs: 45_000 });
   expect(await rows()).toBe(1);
   await expect(page.getByTestId('status-pending-uploads')).toHaveText('0');
   await expect(page.getByTestId('todos')).toContainText(description);

@@ -33,7 +33,7 @@ test('offline: todos added, edited, completed and deleted survive an offline rel
   await expect(todoList(bob.page)).not.toContainText('Buy gas');
 
   await goOnline(context);
-  await waitForSync(page, sql);
+  await waitForSync(page);
   const rows = await sql.query<{ description: string; completed: boolean }>(
     'SELECT description, completed FROM todos WHERE list_id = $1 ORDER BY description',
     [trip.id],

@@ -15,7 +15,7 @@ test('a write the server rejects is undone and shown in the rejected-writes pane
   const panel = page.getByRole('region', { name: 'Rejected writes' });
   await expect(panel).toContainText('PUT todos', { timeout: 30_000 });
   await expect(panel).toContainText('UPLOAD_FORBIDDEN');
-  await waitForSync(page, sql);
+  await waitForSync(page);
   // Reverted: the todo (and the list Bob lost) are gone locally, and nothing reached Postgres.
   await expect(todoList(page)).toHaveCount(0);
   await expect(page.getByText('This list is not on this device')).toBeVisible();

@@ -7,6 +7,7 @@ import type { LogLevel } from '@/lib/sync/client/log';
 import { BrowserSyncClient } from '@/lib/sync/client/tabs/tab-client';
 import type { RejectedWrite } from '@/lib/sync/client/writes/queue-store';
 import type { UploadFunction } from '@/lib/sync/client/writes/upload-loop';
+import type { SqlParams } from '@/lib/sync/client/db/database';
 import { TESTING_GLOBAL, type TestingHandle } from '@/lib/sync/testing/contract';
 import { SyncContext, type SyncContextValue } from './context';
 import { syncDatabase } from './drizzle';
@@ -64,6 +65,10 @@ function exposeForTests(client: SyncClient): void {
   if (typeof window === 'undefined') return;
   const handle: TestingHandle = {
     checkpoint: () => client.status?.checkpoint?.lastOpId ?? null,
+    writeCheckpoint: () => client.status?.checkpoint?.writeCheckpoint ?? null,
+    clientId: () => client.status?.clientId ?? null,
+    query: (sql, params) => client.query(sql, params as SqlParams | undefined),
+    execute: async (sql, params) => ({ changes: (await client.execute(sql, params as SqlParams | undefined)).changes }),
     pendingUploads: () => client.status?.pendingUploads ?? 0,
   };
   (window as unknown as Record<string, unknown>)[TESTING_GLOBAL] = handle;
