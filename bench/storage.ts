@@ -13,6 +13,7 @@ import pg from 'pg';
 import { withDatabase } from '@/lib/db/postgres/admin';
 import { freePort, startLocalCluster, type LocalCluster } from '@/lib/db/postgres/local-cluster';
 import { BucketStorage, commitSnapshotChunk, migrateStorage, SnapshotChunk } from '@/lib/sync/storage';
+import { publishFigures, type Figure } from './report';
 import { createRawTable, QUICK, rawInsert, timed, todoOps, type ReportRow } from './storage-fixtures';
 import { checkpointLatency, compaction } from './storage-scenarios';
 
@@ -23,7 +24,7 @@ function median(values: number[]): number {
   return [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 }
 
-async function bulk(storage: BucketStorage, pool: pg.Pool, report: ReportRow[]): Promise<void> {
+async function bulk(storage: BucketStorage, pool: pg.Pool, report: ReportRow[], figures: Figure[]): Promise<void> {
   const ops = todoOps(100_000);
   const batches = Array.from({ length: 10 }, (_, i) => ops.slice(i * 10_000, (i + 1) * 10_000));
   const times = { raw: [] as number[], plain: [] as number[], withRows: [] as number[], chunks: [] as number[] };
@@ -80,10 +81,19 @@ async function bulk(storage: BucketStorage, pool: pg.Pool, report: ReportRow[]):
     { what: '100k PUT ops + 100k current rows (a snapshot): commitBatch', value: `${withRows.toFixed(0)} ms (${(withRows / raw).toFixed(2)}× baseline)` },
     { what: '100k PUT ops + 100k current rows (a snapshot): commitSnapshotChunk (COPY)', value: `${chunks.toFixed(0)} ms (${(chunks / raw).toFixed(2)}× baseline)` },
   );
+  figures.push({
+    scenario: 0,
+    case: 'bucket storage: 100k PUT ops + current rows as snapshot chunks (COPY), 10 × 10k',
+    ours: `${chunks.toFixed(0)} ms`,
+    baseline: `raw INSERT … unnest of the ops alone: ${raw.toFixed(0)} ms`,
+    ratio: `${(chunks / raw).toFixed(2)}× the time`,
+    target: '-',
+    met: null,
+  });
 }
 
 /** Streaming-sized batches whose ops spread over 100 buckets (many bucket totals to update per batch). */
-async function smallBatches(storage: BucketStorage, pool: pg.Pool, report: ReportRow[]): Promise<void> {
+async function smallBatches(storage: BucketStorage, pool: pg.Pool, report: ReportRow[], figures: Figure[]): Promise<void> {
   for (const size of [100, 1000]) {
     const batches = Array.from({ length: Math.ceil(50_000 / size) }, (_, i) => todoOps(size, (i * size) % 100_000, 1 + i));
     const rates = { raw: [] as number[], commit: [] as number[] };
@@ -112,6 +122,15 @@ async function smallBatches(storage: BucketStorage, pool: pg.Pool, report: Repor
       { what: `${size}-op batches (100 buckets), one transaction each: raw INSERT (baseline)`, value: fmt(median(rates.raw)) },
       { what: `${size}-op batches (100 buckets), each with checkpoint + NOTIFY: commitBatch`, value: `${fmt(median(rates.commit))} (${batches.length} batches)` },
     );
+    figures.push({
+      scenario: 0,
+      case: `bucket storage: ${size}-op batches over 100 buckets, each with a checkpoint`,
+      ours: fmt(median(rates.commit)),
+      baseline: `raw INSERT, one transaction a batch: ${fmt(median(rates.raw))}`,
+      ratio: `${(median(rates.commit) / median(rates.raw)).toFixed(2)}×`,
+      target: '-',
+      met: null,
+    });
   }
 }
 
@@ -143,14 +162,16 @@ async function main(): Promise<void> {
     const s = settings.rows[0]!;
     console.log(`Postgres ${s.version}, fsync=${s.fsync}, synchronous_commit=${s.sc}; run ${randomUUID().slice(0, 8)}\n`);
     const report: ReportRow[] = [];
-    await bulk(storage, pool, report);
-    await smallBatches(storage, pool, report);
-    const rulesId = await checkpointLatency(storage, url, report);
-    await compaction(storage, rulesId, report);
+    const figures: Figure[] = [];
+    await bulk(storage, pool, report, figures);
+    await smallBatches(storage, pool, report, figures);
+    const rulesId = await checkpointLatency(storage, url, report, figures);
+    await compaction(storage, rulesId, report, figures);
     const width = Math.max(...report.map((r) => r.what.length));
     console.log(`${'measurement'.padEnd(width)}  result`);
     console.log(`${'-'.repeat(width)}  ${'-'.repeat(40)}`);
     for (const row of report) console.log(`${row.what.padEnd(width)}  ${row.value}`);
+    publishFigures('storage', figures);
   } finally {
     finished = true;
     await pool.end();
