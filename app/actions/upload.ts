@@ -10,7 +10,7 @@ import { uploadHandlers } from './upload-handlers';
 
 const upload = createUploader({ source: appPool, storage: storagePool, tables: uploadHandlers });
 
-/** The upload queue's server action: one local transaction per call, for the signed-in user. */
+/** The upload queue's server action: a batch of local transactions per call (docs/writes.md), for the signed-in user. */
 export async function uploadTransaction(input: unknown): Promise<UploadResult> {
   const session = await getServerSession(authOptions);
   return upload(session?.user?.id ? { id: session.user.id } : null, input);

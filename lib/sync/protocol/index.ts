@@ -49,5 +49,5 @@ export { errorBodySchema, errorDetailSchema, isSyncErrorCode, SYNC_ERROR_STATUS,
 export type { ErrorBody, ErrorDetail } from './errors';
 export { addChecksums, crc32Utf8, opChecksum, opChecksumInput, subtractChecksums } from './checksum';
 export type { ChecksummedOp } from './checksum';
-export { UploadLimits, UploadRejectionCode, uploadOpSchema, uploadRequestSchema, uploadTransactionSchema } from './upload';
-export type { UploadErrorBody, UploadOp, UploadRequest, UploadResult, UploadTransaction } from './upload';
+export { UploadLimits, UploadRejectionCode, uploadOpSchema, uploadRequestSchema, uploadSingleRequestSchema, uploadTransactionSchema } from './upload';
+export type { UploadErrorBody, UploadOp, UploadRequest, UploadResult, UploadSingleRequest, UploadTransaction, UploadTransactionResult } from './upload';

@@ -1,14 +1,21 @@
 import { z } from 'zod';
 
 /**
- * The upload wire: what the client's upload queue sends to the app's upload server action, one
- * local transaction per call, and what it gets back. docs/writes.md is the prose version.
+ * The upload wire: what the client's upload queue sends to the app's upload server action, a
+ * batch of local transactions per call in queue order, and what it gets back. docs/writes.md is
+ * the prose version.
  */
 
-/** Limits of one uploaded transaction. */
+/** Limits of one upload call; a request past them is refused whole (UPLOAD_BATCH_TOO_LARGE). */
 export const UploadLimits = {
   /** Ops in one transaction. */
   maxOps: 1000,
+  /** Transactions in one batch. */
+  maxTransactions: 1000,
+  /** Ops in one batch, all transactions together. */
+  maxBatchOps: 10_000,
+  /** The batch's size as JSON text (UTF-8 bytes). */
+  maxBatchBytes: 4 * 1024 * 1024,
   /** Length of a table name, a row id, a client id. */
   maxNameLength: 256,
 } as const;
@@ -35,18 +42,38 @@ export const uploadTransactionSchema = z
   .strict();
 export type UploadTransaction = z.infer<typeof uploadTransactionSchema>;
 
+const clientId = z.string().min(1).max(UploadLimits.maxNameLength);
+
+/**
+ * A batch: local transactions in queue order, each applied atomically and in order on its own.
+ * Counts and sizes are checked apart (UPLOAD_BATCH_TOO_LARGE), so the schema takes any number.
+ */
 export const uploadRequestSchema = z
   .object({
-    client_id: z.string().min(1).max(UploadLimits.maxNameLength),
-    transaction: uploadTransactionSchema,
+    client_id: clientId,
+    transactions: z.array(uploadTransactionSchema).min(1),
   })
-  .strict();
+  .strict()
+  .superRefine((request, ctx) => {
+    const seen = new Set<string>();
+    request.transactions.forEach((t, i) => {
+      const id = t.id.toLowerCase();
+      if (seen.has(id)) ctx.addIssue({ code: 'custom', path: ['transactions', i, 'id'], message: 'the same transaction id twice in one batch' });
+      seen.add(id);
+    });
+  });
 export type UploadRequest = z.infer<typeof uploadRequestSchema>;
+
+/** One transaction per call: what clients before batching send. The server still accepts it. */
+export const uploadSingleRequestSchema = z.object({ client_id: clientId, transaction: uploadTransactionSchema }).strict();
+export type UploadSingleRequest = z.infer<typeof uploadSingleRequestSchema>;
 
 /** Why the server refused a transaction for good. The client drops it and reports it. */
 export const UploadRejectionCode = {
-  /** The request does not match uploadRequestSchema; `details.issues` names each field. */
+  /** The request does not match uploadRequestSchema; `details.issues` names each field. Nothing is written. */
   invalidRequest: 'UPLOAD_INVALID_REQUEST',
+  /** The batch is past UploadLimits (transactions, ops or bytes; `details` says which). Nothing is written. */
+  batchTooLarge: 'UPLOAD_BATCH_TOO_LARGE',
   /** An op names a table the app accepts no writes for. */
   unknownTable: 'UPLOAD_UNKNOWN_TABLE',
   /** A row's data fails the table's schema (unknown column, wrong type, missing value). */
@@ -69,13 +96,33 @@ export interface UploadErrorBody {
 }
 
 /**
+ * The answer for one transaction of a batch:
  * - `applied`: committed to Postgres; keep the optimistic state until a checkpoint whose
  *   write_checkpoint >= `write_checkpoint` arrives. `replayed` when this id had been applied before.
- * - `rejected`: refused for good and nothing written; drop the transaction, report it, and the
- *   local state returns to the server's at the next checkpoint.
- * - `retry`: a transient failure (database unavailable, serialization conflict); send it again later.
+ * - `rejected`: refused for good and nothing of it written; drop the transaction, report it, and
+ *   the local state returns to the server's at the next checkpoint.
+ * - `retry`: a transient failure (database unavailable, serialization conflict); send it again
+ *   later. The server stopped here: the batch's later transactions were not tried.
  */
-export type UploadResult =
+export type UploadTransactionResult =
   | { status: 'applied'; write_checkpoint: string; replayed: boolean }
   | { status: 'rejected'; error: UploadErrorBody }
   | { status: 'retry'; error: UploadErrorBody };
+
+/**
+ * The answer to one upload call:
+ * - `results`: `results[i]` answers `transactions[i]`, in order; it ends early after a `retry`
+ *   (the rest were not tried). `write_checkpoint` is the newest write checkpoint of the applied
+ *   ones (one per batch, covering them all), null when none was applied.
+ * - `rejected`: the request itself was refused (not signed in, malformed, past UploadLimits):
+ *   nothing was written. The client sends fewer transactions at once down to one, and rejects
+ *   a lone transaction refused this way.
+ * - `retry`: nothing is known to be applied; send the same transactions again later.
+ * - `applied`: only to the one-transaction request of older clients (uploadSingleRequestSchema),
+ *   whose answer is that transaction's result.
+ */
+export type UploadResult =
+  | { status: 'results'; results: UploadTransactionResult[]; write_checkpoint: string | null }
+  | { status: 'rejected'; error: UploadErrorBody }
+  | { status: 'retry'; error: UploadErrorBody }
+  | { status: 'applied'; write_checkpoint: string; replayed: boolean };

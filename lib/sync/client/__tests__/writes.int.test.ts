@@ -194,9 +194,9 @@ describe('local writes and the upload queue against the real server', () => {
     insertTodo(client, id, groceries, 'once');
     await settle(client);
     expect(sent).toHaveLength(2);
-    expect(sent[1]!.request.transaction.id).toBe(sent[0]!.request.transaction.id);
-    expect(sent.map((s) => s.result)).toMatchObject([{ status: 'applied', replayed: false }, { status: 'applied', replayed: true }]);
-    const { rows } = await f.replication.storage.pool.query("SELECT count(*)::int AS n FROM lockstep.upload_transactions WHERE transaction_id = $1 AND state = 'applied'", [sent[0]!.request.transaction.id]);
+    expect(sent.map((s) => s.request.transactions.map((t) => t.id))).toEqual([[sent[0]!.request.transactions[0]!.id], [sent[0]!.request.transactions[0]!.id]]);
+    expect(sent.map((s) => s.result)).toMatchObject([{ status: 'results', results: [{ status: 'applied', replayed: false }] }, { status: 'results', results: [{ status: 'applied', replayed: true }] }]);
+    const { rows } = await f.replication.storage.pool.query("SELECT count(*)::int AS n FROM lockstep.upload_transactions WHERE transaction_id = $1 AND state = 'applied'", [sent[0]!.request.transactions[0]!.id]);
     expect(rows[0]).toEqual({ n: 1 });
     expect(await pgTodo(id)).toMatchObject({ description: 'once' });
     await client.close();

@@ -1,12 +1,13 @@
-import type { UploadErrorBody, UploadRequest, UploadResult } from '@/lib/sync/protocol';
+import type { UploadErrorBody, UploadRequest, UploadResult, UploadTransactionResult } from '@/lib/sync/protocol';
 import type { SqlDatabase } from '../db/database';
 import { serializeError, type SerializedError } from '../errors';
 import { silentLogger, type ClientLogger } from '../log';
 import { Backoff, DEFAULT_BACKOFF, type BackoffOptions } from '../sync/backoff';
 import type { UploadQueue } from '../upload-queue';
-import { countAttempt, coveredBy, dropCovered, markAcked, nextPending, queueCounts, rejectEntry, type QueueEntry, type RejectedWrite } from './queue-store';
+import { coveredBy, dropCovered, markAcked, queueCounts, rejectEntry, type QueueEntry, type RejectedWrite } from './queue-store';
+import { countAttempts, DEFAULT_UPLOAD_BATCH, pendingBatch, type UploadBatchLimits } from './upload-batch';
 
-/** Sends one queued transaction to the app's upload endpoint (in the app: the uploadTransaction server action). */
+/** Sends a batch of queued transactions to the app's upload endpoint (in the app: the uploadTransaction server action). */
 export type UploadFunction = (request: UploadRequest) => Promise<UploadResult>;
 
 export interface UploadLoopOptions {
@@ -15,6 +16,8 @@ export interface UploadLoopOptions {
   /** Where transactions go. Without it, writes stay queued (e.g. a client that only reads). */
   upload?: UploadFunction;
   backoff?: BackoffOptions;
+  /** How many queued transactions go per call (default DEFAULT_UPLOAD_BATCH). */
+  batch?: Partial<UploadBatchLimits>;
   log?: ClientLogger;
   /** A transaction the server refused (it is in ls_rejected too). */
   onRejected?(rejected: RejectedWrite): void;
@@ -24,14 +27,20 @@ export interface UploadLoopOptions {
 }
 
 /**
- * The upload queue's loop (docs/writes.md#the-client-half): uploads queued transactions one at a
- * time, oldest first, and tells the download side when a held checkpoint may be applied. It runs
- * where the database is: the leader tab's worker, or a Node process.
+ * The upload queue's loop (docs/writes.md#the-client-half): uploads queued transactions in
+ * batches, oldest first, one call at a time, and tells the download side when a held checkpoint
+ * may be applied. It runs where the database is: the leader tab's worker, or a Node process.
+ * Each transaction of a batch gets its own answer, handled in queue order:
  *
  * - `applied`: the entry stays (state `acked`) until a checkpoint whose write_checkpoint covers it
  *   is applied; then it leaves the queue and the local rows are the server's.
- * - `retry`, or the call throwing (offline, 5xx): the same entry again after a jittered backoff.
- * - `rejected`: the entry moves to ls_rejected, its rows are undone, onRejected is called.
+ * - `rejected`: the entry moves to ls_rejected, its rows are undone, onRejected is called; the
+ *   next entries go on.
+ * - `retry` (the server stopped there), or the call throwing (offline, 5xx): the entries from
+ *   there on stay pending and go again, in order, after a jittered backoff.
+ *
+ * A request refused whole (malformed, past the server's limits, not signed in) is sent again as
+ * half as many transactions, down to one; a lone transaction refused whole is rejected.
  */
 export class UploadLoop implements UploadQueue {
   private readonly listeners = new Set<() => void>();
@@ -42,10 +51,15 @@ export class UploadLoop implements UploadQueue {
   private wake: (() => void) | undefined;
   private inFlight = false;
   private error: SerializedError | null = null;
+  private readonly limits: UploadBatchLimits;
+  /** Transactions per call now: halved when a request is refused whole, doubled back after a success. */
+  private batchSize: number;
 
   constructor(private readonly options: UploadLoopOptions) {
     this.backoff = new Backoff(options.backoff ?? DEFAULT_BACKOFF);
     this.log = options.log ?? silentLogger;
+    this.limits = { ...DEFAULT_UPLOAD_BATCH, ...options.batch };
+    this.batchSize = Math.max(1, this.limits.maxTransactions);
   }
 
   get uploading(): boolean {
@@ -103,9 +117,9 @@ export class UploadLoop implements UploadQueue {
     this.running = true;
     try {
       while (!this.stopped) {
-        const entry = nextPending(this.options.db);
-        if (!entry) return;
-        const delay = await this.uploadOne(entry);
+        const batch = pendingBatch(this.options.db, { ...this.limits, maxTransactions: this.batchSize });
+        if (batch.length === 0) return;
+        const delay = await this.uploadBatch(batch);
         if (delay > 0) await this.sleep(delay);
       }
     } finally {
@@ -113,48 +127,90 @@ export class UploadLoop implements UploadQueue {
     }
   }
 
-  /** Uploads one entry; returns how long to wait before the next attempt (0: go on). */
-  private async uploadOne(entry: QueueEntry): Promise<number> {
+  /** Uploads one batch; returns how long to wait before the next attempt (0: go on). */
+  private async uploadBatch(batch: QueueEntry[]): Promise<number> {
     const { db } = this.options;
-    const request: UploadRequest = { client_id: this.options.clientId, transaction: entry.transaction };
+    const request: UploadRequest = { client_id: this.options.clientId, transactions: batch.map((e) => e.transaction) };
     this.inFlight = true;
     this.changed();
-    let result: UploadResult;
+    let answer: UploadResult;
     try {
-      countAttempt(db, entry.transaction.id);
-      result = await this.options.upload!(request);
+      countAttempts(db, batch.map((e) => e.transaction.id));
+      answer = await this.options.upload!(request);
     } catch (error: unknown) {
       const serialized = serializeError(error);
-      result = { status: 'retry', error: { code: serialized.code, message: serialized.message } };
+      answer = { status: 'retry', error: { code: serialized.code, message: serialized.message } };
     } finally {
       this.inFlight = false;
     }
-    switch (result.status) {
+    let results: UploadTransactionResult[];
+    switch (answer.status) {
+      case 'results':
+        results = answer.results;
+        break;
       case 'applied':
-        markAcked(db, entry.transaction.id, result.write_checkpoint);
-        this.backoff.reset();
-        this.error = null;
-        this.changed();
-        return 0;
-      case 'rejected': {
-        const now = (this.options.now ?? Date.now)();
-        const tables = db.transaction(() => rejectEntry(db, entry, result.error, now));
-        this.log.warn('the server rejected a local transaction; it was undone', { transaction: entry.transaction.id, error: result.error });
-        this.backoff.reset();
-        this.error = asSerialized(result.error);
-        if (tables.length > 0) this.options.onTablesChanged?.(tables);
-        this.changed();
-        this.options.onRejected?.({ transactionId: entry.transaction.id, ops: entry.transaction.ops, error: result.error, rejectedAt: now });
-        return 0;
-      }
-      case 'retry': {
-        const delay = this.backoff.next();
-        this.log.info('upload failed; retrying with backoff', { transaction: entry.transaction.id, error: result.error, delayMs: delay });
-        this.error = asSerialized(result.error);
-        this.changed();
-        return delay;
-      }
+        results = [answer];
+        break;
+      case 'rejected':
+        if (batch.length > 1) {
+          // Refused whole, nothing written: find out which transaction it is by sending fewer.
+          this.batchSize = Math.max(1, Math.floor(batch.length / 2));
+          this.log.warn('the server refused an upload batch whole; sending fewer transactions at once', { transactions: batch.length, error: answer.error });
+          return 0;
+        }
+        results = [answer];
+        break;
+      case 'retry':
+        results = [answer];
+        break;
     }
+    return this.settleBatch(batch, results);
+  }
+
+  /** Applies the answers to the queue, in order, up to the first `retry`; returns the delay before the next call. */
+  private settleBatch(batch: QueueEntry[], results: UploadTransactionResult[]): number {
+    const { db } = this.options;
+    const now = (this.options.now ?? Date.now)();
+    const rejected: RejectedWrite[] = [];
+    const tables = new Set<string>();
+    let retry: UploadErrorBody | undefined;
+    let acked = 0;
+    db.transaction(() => {
+      for (const [i, entry] of batch.entries()) {
+        const result = results[i];
+        if (!result) break;
+        if (result.status === 'retry') {
+          retry = result.error;
+          break;
+        }
+        if (result.status === 'applied') {
+          markAcked(db, entry.transaction.id, result.write_checkpoint);
+          acked++;
+        } else {
+          for (const table of rejectEntry(db, entry, result.error, now)) tables.add(table);
+          rejected.push({ transactionId: entry.transaction.id, ops: entry.transaction.ops, error: result.error, rejectedAt: now });
+        }
+      }
+    });
+    // An answer without a result for the first transaction (a server that stopped before it) is a
+    // retry too: the queue never moves on without an answer for each entry.
+    if (!retry && acked + rejected.length === 0) retry = { code: 'UPLOAD_NO_RESULT', message: 'The server answered the upload without a result for its first transaction.' };
+    for (const r of rejected) this.log.warn('the server rejected a local transaction; it was undone', { transaction: r.transactionId, error: r.error });
+    let delay = 0;
+    if (retry) {
+      delay = this.backoff.next();
+      this.log.info('upload failed; retrying with backoff', { transactions: batch.length - acked - rejected.length, error: retry, delayMs: delay });
+      this.error = asSerialized(retry);
+    } else {
+      this.backoff.reset();
+      this.batchSize = Math.min(this.limits.maxTransactions, this.batchSize * 2);
+      const last = rejected.at(-1);
+      this.error = last ? asSerialized(last.error) : null;
+    }
+    if (tables.size > 0) this.options.onTablesChanged?.([...tables]);
+    this.changed();
+    for (const r of rejected) this.options.onRejected?.(r);
+    return delay;
   }
 
   private sleep(ms: number): Promise<void> {

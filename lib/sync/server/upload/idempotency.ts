@@ -18,31 +18,54 @@ export interface UploadRecord {
 /** How long records are kept: a retry of a lost response after this is treated as new. */
 export const UPLOAD_RECORD_RETENTION_DAYS = 7;
 
-export async function findUploadRecord(storage: pg.Pool, transactionId: string): Promise<UploadRecord | null> {
-  const { rows } = await storage.query<{ user_id: string; client_id: string; state: UploadRecord['state']; app_xid: string | null; write_checkpoint: string | null; error: UploadErrorBody | null }>(
-    'SELECT user_id, client_id, state, app_xid, write_checkpoint::text AS write_checkpoint, error FROM lockstep.upload_transactions WHERE transaction_id = $1',
-    [transactionId],
+/** The records of these transaction ids, by id (ids without one are absent). */
+export async function findUploadRecords(storage: pg.Pool, transactionIds: readonly string[]): Promise<Map<string, UploadRecord>> {
+  const { rows } = await storage.query<{ transaction_id: string; user_id: string; client_id: string; state: UploadRecord['state']; app_xid: string | null; write_checkpoint: string | null; error: UploadErrorBody | null }>(
+    'SELECT transaction_id, user_id, client_id, state, app_xid, write_checkpoint::text AS write_checkpoint, error FROM lockstep.upload_transactions WHERE transaction_id = ANY($1::uuid[])',
+    [transactionIds],
   );
-  const row = rows[0];
-  return row ? { userId: row.user_id, clientId: row.client_id, state: row.state, appXid: row.app_xid, writeCheckpoint: row.write_checkpoint, error: row.error } : null;
+  return new Map(rows.map((r) => [r.transaction_id, { userId: r.user_id, clientId: r.client_id, state: r.state, appXid: r.app_xid, writeCheckpoint: r.write_checkpoint, error: r.error }]));
 }
 
-/** Marks the transaction as being applied by app transaction `xid` (inserted, or taken over from an aborted attempt). */
-export async function markPending(storage: pg.Pool, transactionId: string, userId: string, clientId: string, xid: string): Promise<void> {
+/** Marks the transactions as being applied by app transaction `xid` (inserted, or taken over from an aborted attempt). */
+export async function markPending(storage: pg.Pool, transactionIds: readonly string[], userId: string, clientId: string, xid: string): Promise<void> {
+  if (transactionIds.length === 0) return;
   await storage.query(
-    `INSERT INTO lockstep.upload_transactions (transaction_id, user_id, client_id, state, app_xid) VALUES ($1, $2, $3, 'pending', $4)
+    `INSERT INTO lockstep.upload_transactions (transaction_id, user_id, client_id, state, app_xid)
+       SELECT id, $2, $3, 'pending', $4 FROM unnest($1::uuid[]) AS id
      ON CONFLICT (transaction_id) DO UPDATE SET app_xid = EXCLUDED.app_xid, updated_at = now()
        WHERE lockstep.upload_transactions.state = 'pending' AND lockstep.upload_transactions.user_id = EXCLUDED.user_id`,
-    [transactionId, userId, clientId, xid],
+    [transactionIds, userId, clientId, xid],
   );
 }
 
-export async function settle(storage: pg.Pool, transactionId: string, userId: string, clientId: string, outcome: { state: 'applied'; writeCheckpoint: number } | { state: 'rejected'; error: UploadErrorBody }): Promise<void> {
+/**
+ * Forgets the pending marks that app transaction `xid` set on transactions it did not apply (a
+ * retry stopped the batch before them): once `xid` commits, a pending mark would read as applied.
+ */
+export async function unmarkPending(storage: pg.Pool, transactionIds: readonly string[], xid: string): Promise<void> {
+  if (transactionIds.length === 0) return;
+  await storage.query("DELETE FROM lockstep.upload_transactions WHERE transaction_id = ANY($1::uuid[]) AND state = 'pending' AND app_xid = $2", [transactionIds, xid]);
+}
+
+export type UploadOutcome = { state: 'applied'; writeCheckpoint: number } | { state: 'rejected'; error: UploadErrorBody };
+
+/** Settles transactions for good: applied with their write checkpoint, or rejected with the error. */
+export async function settle(storage: pg.Pool, userId: string, clientId: string, outcomes: ReadonlyArray<{ transactionId: string; outcome: UploadOutcome }>): Promise<void> {
+  if (outcomes.length === 0) return;
   await storage.query(
-    `INSERT INTO lockstep.upload_transactions (transaction_id, user_id, client_id, state, write_checkpoint, error) VALUES ($1, $2, $3, $4, $5, $6)
+    `INSERT INTO lockstep.upload_transactions (transaction_id, user_id, client_id, state, write_checkpoint, error)
+       SELECT o.id, $1, $2, o.state, o.wc, o.error FROM unnest($3::uuid[], $4::text[], $5::bigint[], $6::jsonb[]) AS o(id, state, wc, error)
      ON CONFLICT (transaction_id) DO UPDATE SET state = EXCLUDED.state, write_checkpoint = EXCLUDED.write_checkpoint, error = EXCLUDED.error, updated_at = now()
        WHERE lockstep.upload_transactions.user_id = EXCLUDED.user_id`,
-    [transactionId, userId, clientId, outcome.state, outcome.state === 'applied' ? outcome.writeCheckpoint : null, outcome.state === 'rejected' ? JSON.stringify(outcome.error) : null],
+    [
+      userId,
+      clientId,
+      outcomes.map((o) => o.transactionId),
+      outcomes.map((o) => o.outcome.state),
+      outcomes.map((o) => (o.outcome.state === 'applied' ? o.outcome.writeCheckpoint : null)),
+      outcomes.map((o) => (o.outcome.state === 'rejected' ? JSON.stringify(o.outcome.error) : null)),
+    ],
   );
 }
 
