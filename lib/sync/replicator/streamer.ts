@@ -1,9 +1,10 @@
 import type pg from 'pg';
-import type { Pgoutput } from 'pg-logical-replication';
 import { commitBatch, getCurrentRows, listCurrentRows, type CommitResult } from '@/lib/sync/storage';
-import { ChangePlanner, type RowOverlay, type SourceChange, type SourceRow } from './changes';
+import { ChangePlanner, type RowOverlay, type SourceChange } from './changes';
+import { ReplicationError } from './errors';
 import type { Logger } from './log';
-import { compareLsn, maxLsn, type Lsn } from './lsn';
+import { compareLsn, maxLsn, ZERO_LSN, type Lsn } from './lsn';
+import type { PgoutputHandler, PgoutputRelation } from './pgoutput';
 import type { ColumnTypes } from './row-state';
 import type { ReplicatorRules } from './rules';
 import { sourceClientConfig } from './source';
@@ -51,13 +52,13 @@ interface PlannedBatch {
  */
 export class Streamer {
   private readonly stream: WalStream;
-  private readonly relations = new Map<number, { key: string | undefined; name: string; columns: string; names: string[]; types: ColumnTypes }>();
+  /** Per relation oid: the synced table it is, or undefined when the sync rules do not name it. */
+  private readonly tables = new Map<number, { key: string; types: ColumnTypes } | undefined>();
   private readonly warned = new Set<string>();
   private current: PendingTransaction | undefined;
   private pending: PendingTransaction[] = [];
   private pendingChanges = 0;
   private wake: (() => void) | undefined;
-  private drained: Array<() => void> = [];
   private failure: unknown;
   private stopped = false;
   /** A batch is being planned or committed. */
@@ -77,7 +78,7 @@ export class Streamer {
       slot: options.slot,
       publication: options.rules.publicationName,
       startLsn: options.resumeLsn,
-      onMessage: (lsn, message) => this.onMessage(lsn, message),
+      handler: this.handler(),
       isIdle: () => this.pending.length === 0 && this.current === undefined && !this.flushing,
     });
   }
@@ -132,71 +133,71 @@ export class Streamer {
     void this.stream.stop();
   }
 
-  private async onMessage(lsn: Lsn, message: Pgoutput.Message): Promise<void> {
+  /** The decoder's handler: called synchronously for each message, in stream order. */
+  private handler(): PgoutputHandler {
+    return {
+      begin: (commitTime) => {
+        if (this.failure || this.stopped) return;
+        this.current = { lsn: ZERO_LSN, commitTime, changes: [] };
+      },
+      relation: (relation, previous) => this.onRelation(relation, previous),
+      insert: (relation, row) => {
+        const table = this.tableOf(relation);
+        if (table) this.push({ kind: 'insert', table: table.key, row, types: table.types });
+      },
+      update: (relation, old, row) => {
+        const table = this.tableOf(relation);
+        if (table) this.push({ kind: 'update', table: table.key, old, row, types: table.types });
+      },
+      delete: (relation, old) => {
+        const table = this.tableOf(relation);
+        if (table) this.push({ kind: 'delete', table: table.key, old });
+      },
+      truncate: (relations) => {
+        for (const relation of relations) {
+          const table = this.tableOf(relation);
+          if (table) this.push({ kind: 'truncate', table: table.key });
+        }
+      },
+      commit: (endLsn) => this.onCommit(endLsn),
+    };
+  }
+
+  private onRelation(relation: PgoutputRelation, previous: PgoutputRelation | undefined): void {
+    const key = this.options.rules.tableKey(relation.schema, relation.name);
+    const name = `${relation.schema}.${relation.name}`;
+    const names = relation.columns.map((c) => c.name);
+    if (previous && `${previous.schema}.${previous.name}` !== name) {
+      this.options.log.warn('a synced table was renamed; its changes are ignored until sync.config.ts follows', { from: `${previous.schema}.${previous.name}`, to: name });
+    } else if (previous && previous.columns.map((c) => c.name).join(',') !== names.join(',')) {
+      this.options.log.info('columns of a synced table changed', { table: name, columns: names });
+    }
+    this.tables.set(relation.oid, key ? { key, types: new Map(relation.columns.map((c) => [c.name, c.typeOid])) } : undefined);
+    if (key) this.options.rules.observeColumns(key, names);
+  }
+
+  /** The synced table a relation is, or undefined (once warned) when the sync rules do not name it. */
+  private tableOf(relation: PgoutputRelation): { key: string; types: ColumnTypes } | undefined {
+    const table = this.tables.get(relation.oid);
+    if (table) return table;
+    const name = `${relation.schema}.${relation.name}`;
+    if (!this.warned.has(name)) {
+      this.warned.add(name);
+      this.options.log.warn('changes to a table the sync rules do not name are ignored', { table: name });
+    }
+    return undefined;
+  }
+
+  private push(change: SourceChange): void {
     if (this.failure || this.stopped) return;
-    try {
-      switch (message.tag) {
-        case 'begin':
-          this.current = { lsn, commitTime: pgTimeToMs(message.commitTime), changes: [] };
-          return;
-        case 'relation':
-          this.onRelation(message);
-          return;
-        case 'insert':
-          return this.push(message.relation, (table, relation) => ({ kind: 'insert', table, row: plainRow(message.new, relation), types: relation?.types }));
-        case 'update':
-          return this.push(message.relation, (table, relation) => ({ kind: 'update', table, old: (message.key ?? message.old) as SourceRow | null, row: plainRow(message.new, relation), types: relation?.types }));
-        case 'delete':
-          return this.push(message.relation, (table) => ({ kind: 'delete', table, old: (message.key ?? message.old) as SourceRow }));
-        case 'truncate':
-          for (const relation of message.relations) this.push(relation, (table) => ({ kind: 'truncate', table }));
-          return;
-        case 'commit':
-          await this.onCommit(message);
-          return;
-        default:
-          return;
-      }
-    } catch (error) {
-      this.fail(error);
-    }
+    if (!this.current) throw new ReplicationError('PGOUTPUT_INVALID', 'pgoutput sent a change outside a transaction.');
+    this.current.changes.push(change);
   }
 
-  private onRelation(message: Pgoutput.MessageRelation): void {
-    const key = this.options.rules.tableKey(message.schema, message.name);
-    const name = `${message.schema}.${message.name}`;
-    const columns = message.columns.map((c) => c.name).join(',');
-    const previous = this.relations.get(message.relationOid);
-    if (previous && previous.name !== name) {
-      this.options.log.warn('a synced table was renamed; its changes are ignored until sync.config.ts follows', { from: previous.name, to: name });
-    } else if (previous && previous.columns !== columns) {
-      this.options.log.info('columns of a synced table changed', { table: name, columns: message.columns.map((c) => c.name) });
-    }
-    const names = message.columns.map((c) => c.name);
-    this.relations.set(message.relationOid, { key, name, columns, names, types: new Map(message.columns.map((c) => [c.name, c.typeOid])) });
-    if (key) this.options.rules.observeColumns(key, message.columns.map((c) => c.name));
-  }
-
-  private push(relation: Pgoutput.MessageRelation, make: (table: string, known: { names: string[]; types: ColumnTypes } | undefined) => SourceChange): void {
-    const known = this.relations.get(relation.relationOid);
-    const key = known ? known.key : this.options.rules.tableKey(relation.schema, relation.name);
-    if (!key) {
-      const name = `${relation.schema}.${relation.name}`;
-      if (!this.warned.has(name)) {
-        this.warned.add(name);
-        this.options.log.warn('changes to a table the sync rules do not name are ignored', { table: name });
-      }
-      return;
-    }
-    if (!this.current) throw new Error('pgoutput sent a change outside a transaction');
-    this.current.changes.push(make(key, known));
-  }
-
-  private async onCommit(message: Pgoutput.MessageCommit): Promise<void> {
+  private onCommit(end: Lsn): void {
     const txn = this.current;
     this.current = undefined;
-    const end = message.commitEndLsn;
-    if (!txn || !end) return;
+    if (!txn || this.failure || this.stopped) return;
     this.lastCommitTime = txn.commitTime;
     // Already in storage: a replay after a restart (the slot resends from its confirmed position).
     if (compareLsn(end, this.options.resumeLsn) <= 0) return;
@@ -207,7 +208,7 @@ export class Streamer {
     // Backpressure: stop reading from the server while storage is this far behind.
     if (this.pendingChanges > this.options.maxBatchChanges * 4) {
       this.options.log.debug('backpressure', { pendingChanges: this.pendingChanges });
-      await new Promise<void>((resolve) => this.drained.push(resolve));
+      this.stream.pause();
     }
   }
 
@@ -313,7 +314,7 @@ export class Streamer {
     }
     this.options.log.debug('flush', { transactions: transactions.length, changes, ops: planner.ops.length, lsn, planMs: Math.round(planMs), commitMs: Math.round(performance.now() - started) });
     this.pendingChanges -= changes;
-    if (this.pendingChanges <= this.options.maxBatchChanges * 4) for (const resolve of this.drained.splice(0)) resolve();
+    if (this.pendingChanges <= this.options.maxBatchChanges * 4) this.stream.resume();
   }
 
   /**
@@ -357,23 +358,4 @@ export class Streamer {
       this.ticking = false;
     }
   }
-}
-
-/**
- * The decoder's tuples are null-prototype objects, which V8 keeps in dictionary mode: every
- * property read is a hash lookup and every for-in collects and sorts the keys. Copied into a
- * plain object in column order, all rows of a table share one shape and the planner, the
- * evaluator and the row hash read them several times faster. Unchanged TOAST values stay undefined.
- */
-function plainRow(tuple: Record<string, unknown>, relation: { names: string[] } | undefined): SourceRow {
-  if (!relation) return tuple as SourceRow;
-  const row: SourceRow = {};
-  for (const name of relation.names) row[name] = tuple[name] as string | null | undefined;
-  return row;
-}
-
-/** pg-logical-replication gives commit times as microseconds since the Unix epoch. */
-function pgTimeToMs(value: unknown): number {
-  const micros = typeof value === 'bigint' ? value : BigInt(String(value));
-  return Number(micros / 1000n);
 }
