@@ -53,6 +53,7 @@ const LEFT_OUT = [
   /\.test-d\.ts$/,
   /^tsconfig\.tsbuildinfo$/,
   /^scripts\/create-app\.ts$/,
+  /^scripts\/test-create-app\.ts$/,
   /^scripts\/lib\/create-app-files\.ts$/,
 ];
 
@@ -78,7 +79,9 @@ const pkgPath = path.join(dir, 'package.json');
 const pkg = JSON.parse(readFileSync(pkgPath, 'utf8')) as { name: string; scripts: Record<string, string> };
 pkg.name = path.basename(dir).toLowerCase().replace(/[^a-z0-9-]+/g, '-');
 delete pkg.scripts['create-app'];
+delete pkg.scripts['test:create-app'];
 delete pkg.scripts.bench;
+pkg.scripts.test = 'npm run typecheck && npm run lint && npm run test:vitest && npm run test:e2e';
 pkg.scripts['test:vitest'] = 'vitest run --passWithNoTests';
 pkg.scripts['user:add'] = 'tsx scripts/add-user.ts';
 writeFileSync(pkgPath, `${JSON.stringify(pkg, null, 2)}\n`);
