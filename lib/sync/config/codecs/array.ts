@@ -1,4 +1,4 @@
-import { invalidText, quote, type Codec } from './codec';
+import { invalidText, quote, quoteInner, type Codec } from './codec';
 
 /**
  * Arrays, e.g. `{1,2,NULL}`, `{"a b","c\"d"}`, `{{1,2},{3,4}}`: the wire value is a JSON string
@@ -13,6 +13,8 @@ export function arrayCodec(element: Codec): Codec {
     compareKind: undefined,
     plainKeys: false,
     json: (text) => quote(pgArrayToJson(text, elementJson)),
+    quoted: true,
+    inner: (text) => quoteInner(pgArrayToJson(text, elementJson)),
     key: (text) => pgArrayToJson(text, elementJson),
     keyOfValue: () => undefined,
   };

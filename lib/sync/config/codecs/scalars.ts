@@ -1,4 +1,4 @@
-import { invalidText, quote, type Codec } from './codec';
+import { invalidText, quote, quoteInner, type Codec } from './codec';
 
 /**
  * Codecs of the scalar types whose text format needs little work. Values are validated where a
@@ -11,7 +11,7 @@ function stringKey(value: unknown): string | undefined {
 
 /** text, varchar, enums, inet, cidr, macaddr: strings, equal when their texts are. */
 export function textCodec(compareKind: string, wire: 'text' | 'enum' = 'text'): Codec {
-  return { wire, sqliteType: 'TEXT', compareKind, plainKeys: false, json: quote, key: (text) => text, keyOfValue: stringKey };
+  return { wire, sqliteType: 'TEXT', compareKind, plainKeys: false, json: quote, quoted: true, inner: quoteInner, key: (text) => text, keyOfValue: stringKey };
 }
 
 /** char(n) (bpchar): Postgres ignores trailing spaces when comparing, so the key drops them. */
@@ -23,6 +23,8 @@ export function charCodec(): Codec {
     compareKind: 'text',
     plainKeys: false,
     json: quote,
+    quoted: true,
+    inner: quoteInner,
     key: trim,
     keyOfValue: (value) => (typeof value === 'string' ? trim(value) : undefined),
   };
@@ -46,6 +48,8 @@ export const uuidCodec: Codec = {
   compareKind: 'uuid',
   plainKeys: false,
   json: quote,
+  quoted: true,
+  inner: quoteInner,
   key: (text) => (hasUuidShape(text) ? text : invalidText('a uuid', text)),
   keyOfValue: (value) => {
     if (typeof value !== 'string') return undefined;
@@ -79,6 +83,8 @@ export function integerCodec(wire: 'int' | 'int8'): Codec {
     compareKind: 'integer',
     plainKeys: true,
     json: integerKey,
+    quoted: false,
+    inner: integerKey,
     key: integerKey,
     keyOfValue: (value) => {
       if (typeof value === 'number') return Number.isSafeInteger(value) ? String(value) : undefined;
@@ -104,10 +110,18 @@ export const numericCodec: Codec = {
   compareKind: 'numeric',
   plainKeys: true,
   json: (text) => (NUMERIC.test(text) ? `"${text}"` : invalidText('a numeric', text)),
+  quoted: true,
+  inner: (text) => (NUMERIC.test(text) ? text : invalidText('a numeric', text)),
   key: numericKey,
   keyOfValue: (value) =>
     typeof value === 'string' && NUMERIC.test(value) ? numericKey(value) : typeof value === 'number' && Number.isFinite(value) ? numericKey(String(value)) : undefined,
 };
+
+function floatJson(text: string): string {
+  if (text === 'NaN' || text === 'Infinity' || text === '-Infinity') return 'null';
+  const n = Number(text);
+  return Number.isFinite(n) && text.trim() !== '' ? String(n) : invalidText('a float', text);
+}
 
 /** float4, float8: JSON numbers (JS's shortest form of the same double); NaN and ±Infinity become null. */
 export const floatCodec: Codec = {
@@ -115,11 +129,9 @@ export const floatCodec: Codec = {
   sqliteType: 'REAL',
   compareKind: 'float',
   plainKeys: true,
-  json: (text) => {
-    if (text === 'NaN' || text === 'Infinity' || text === '-Infinity') return 'null';
-    const n = Number(text);
-    return Number.isFinite(n) && text.trim() !== '' ? String(n) : invalidText('a float', text);
-  },
+  json: floatJson,
+  quoted: false,
+  inner: floatJson,
   key: (text) => {
     const n = Number(text);
     if (text === 'NaN' || text === 'Infinity' || text === '-Infinity') return text;
@@ -139,6 +151,8 @@ export const boolCodec: Codec = {
   compareKind: 'boolean',
   plainKeys: true,
   json: boolKey,
+  quoted: false,
+  inner: boolKey,
   key: boolKey,
   keyOfValue: (value) => (value === true || value === 't' ? '1' : value === false || value === 'f' ? '0' : undefined),
 };
@@ -150,11 +164,17 @@ export const jsonCodec: Codec = {
   compareKind: undefined,
   plainKeys: false,
   json: quote,
+  quoted: true,
+  inner: quoteInner,
   key: (text) => text,
   keyOfValue: () => undefined,
 };
 
 const HEX = /^\\x([0-9a-fA-F]{2})*$/;
+
+function byteaHex(text: string): string {
+  return HEX.test(text) ? text.slice(2).toLowerCase() : invalidText('bytea in hex format (\\x...)', text);
+}
 
 /** bytea (hex output format): the wire value is the lowercase hex string without the \x prefix. */
 export const byteaCodec: Codec = {
@@ -162,7 +182,9 @@ export const byteaCodec: Codec = {
   sqliteType: 'BLOB',
   compareKind: undefined,
   plainKeys: true,
-  json: (text) => (HEX.test(text) ? `"${text.slice(2).toLowerCase()}"` : invalidText('bytea in hex format (\\x...)', text)),
+  json: (text) => `"${byteaHex(text)}"`,
+  quoted: true,
+  inner: byteaHex,
   key: (text) => text,
   keyOfValue: () => undefined,
 };

@@ -1,6 +1,6 @@
 import type { BucketIR, DataQueryIR } from '../compile/ir';
 import { rowIdReader } from './row-id';
-import { quote } from '../codecs/codec';
+import { quoteInner } from '../codecs/codec';
 import { rowSerializer } from './serializer';
 import { readKey, type ColumnReader, type SourceRow } from './source-row';
 
@@ -19,8 +19,8 @@ interface QueryPlan {
   output: number;
   clientTable: string;
   bucket: string;
-  /** For one plain-keyed parameter: the bucket id is `${prefix}${key}"]`. */
-  plainPrefix: string | undefined;
+  /** `${bucket}["`: with one parameter, the bucket id is this, the key (escaped unless plainKeys) and `"]`. */
+  prefix: string;
   parameterCount: number;
   bindings: Array<ColumnReader & { param: number }>;
   constants: Array<ColumnReader & { keys: ReadonlySet<string> }>;
@@ -93,7 +93,7 @@ function queryPlan(bucket: BucketIR, query: DataQueryIR, output: number): QueryP
     output,
     clientTable: query.clientTable,
     bucket: bucket.name,
-    plainPrefix: query.bindings.length === 1 && query.bindings[0]!.codec.plainKeys ? `${bucket.name}["` : undefined,
+    prefix: `${bucket.name}["`,
     parameterCount: bucket.parameters.length,
     bindings: query.bindings.map((b) => ({ name: b.column.name, codec: b.codec, param: b.param })),
     constants: query.constants.map((c) => ({ name: c.column.name, codec: c.codec, keys: new Set(c.keys) })),
@@ -143,7 +143,7 @@ function bucketId(query: QueryPlan, table: string, row: SourceRow): string | und
   if (bindings.length === 1 && only) {
     const key = readKey(row, table, only);
     if (key === null) return undefined;
-    return query.plainPrefix === undefined ? `${query.bucket}[${quote(key)}]` : `${query.plainPrefix}${key}"]`;
+    return query.prefix + (only.codec.plainKeys ? key : quoteInner(key)) + '"]';
   }
   const values: Array<string | undefined> = new Array(parameterCount);
   for (const binding of bindings) {
