@@ -173,7 +173,7 @@ try {
 `,
 
   'e2e/smoke.spec.ts': `import { hashPassword } from '@/lib/auth/password';
-import { expect, signIn, test } from '@/lib/sync/testing';
+import { expect, signIn, test, waitForSync } from '@/lib/sync/testing';
 
 test('signed out, the home page asks you to sign in', async ({ page }) => {
   await page.goto('/');
@@ -185,6 +185,8 @@ test('signed in, a note written locally shows at once and reaches Postgres', asy
   await sql.query('INSERT INTO users (email, password_hash) VALUES ($1, $2)', [email, await hashPassword('smoke-password')]);
   await signIn(page, email, 'smoke-password');
   await expect(page.getByRole('heading', { name: 'My app' })).toBeVisible();
+  // The local database is open and has its first checkpoint: from here on, writes show at once.
+  await waitForSync(page);
   await page.getByLabel('New note').fill('Hello from the smoke test');
   await page.getByRole('button', { name: 'Add' }).click();
   await expect(page.getByRole('list', { name: 'Notes list' })).toContainText('Hello from the smoke test');
