@@ -6,7 +6,8 @@ export function storeContents(db: SqlDatabase): Record<string, string> {
   const out: Array<[string, string]> = [];
   for (const { name } of tables) {
     const table = name.slice('ls_data__'.length);
-    for (const row of db.all<{ id: string; data: string }>(`SELECT id, data FROM "${name.replace(/"/g, '""')}"`)) out.push([`${table}/${row.id}`, row.data]);
+    // The store keeps JSONB (storage/data-format.ts): compare as JSON text.
+    for (const row of db.all<{ id: string; data: string }>(`SELECT id, json(data) AS data FROM "${name.replace(/"/g, '""')}"`)) out.push([`${table}/${row.id}`, row.data]);
   }
   out.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   return Object.fromEntries(out);

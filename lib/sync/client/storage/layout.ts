@@ -26,6 +26,8 @@ import type { SqlDatabase } from '../db/database';
  *   per local transaction (its uuid, order, state `pending` → `acked` with the write checkpoint
  *   the server returned), and its ops in order. ls_upload_current holds the id of the local
  *   transaction being written (the view triggers read it; empty outside a local transaction).
+ * - Row data (store, stage, oplog, ls_server_rows) is JSONB; the queue's ops keep JSON text
+ *   (storage/data-format.ts converts a database from before in place, without a layout change).
  * - ls_server_rows: the server's copy of each row written locally since the last checkpoint was
  *   applied (data NULL: the row did not exist), so a rejected transaction can be undone at once.
  * - ls_rejected: transactions the server refused, with its error, until the app clears them.

@@ -1,6 +1,7 @@
 import type { ClientSchema } from '@/lib/sync/config';
 import type { SqlDatabase } from '../db/database';
 import type { ClientLogger } from '../log';
+import { convertRowDataToJsonb } from './data-format';
 import { ensureLayout } from './layout';
 import { getMeta, setMeta } from './meta';
 import { applyClientSchema } from './views';
@@ -42,6 +43,7 @@ export class LocalStore {
     ensureLayout(db);
     const before = getMeta(db, 'schema_version');
     applyClientSchema(db, schema);
+    convertRowDataToJsonb(db);
     if (before !== null && before !== schema.version) log?.info('client schema changed: views recreated', { from: before, to: schema.version });
     return new LocalStore(db, schema);
   }

@@ -89,6 +89,40 @@ export function upsertBuckets(db: SqlDatabase, buckets: ReadonlyArray<{ bucket: 
 }
 
 /**
+ * The PUTs of a page. A bulk table's data goes to its staging copy only; its oplog entry says ''
+ * (see layout.ts). A page of bulk tables only (a first sync) parses the data-less keys for the
+ * oplog. Row data is kept as JSONB: the views' json_extract reads it without parsing text
+ * (~2.5x faster queries), and jsonb_each hands each row's data over as the JSONB it parsed.
+ */
+function storePuts(db: SqlDatabase, puts: string, page: PreparedPage, bulk: readonly string[], allBulk: boolean, repaired: boolean): void {
+  // jsonb_extract gives objects as JSONB but a string as SQL text, which the views could not read:
+  // a repaired page (data put in as strings) converts each row's JSON instead.
+  const data = repaired ? 'jsonb(value -> 3)' : "jsonb_extract(value, '$[3]')";
+  db.run(
+    allBulk
+      ? `INSERT INTO ls_oplog (tbl, row_id, bucket, op_id, data) SELECT value ->> 0, value ->> 1, ?2, value ->> 2, '' FROM json_each(?1) WHERE true
+           ON CONFLICT (tbl, row_id, bucket) DO UPDATE SET op_id = excluded.op_id, data = excluded.data`
+      : `INSERT INTO ls_oplog (tbl, row_id, bucket, op_id, data)
+           SELECT value ->> 0, value ->> 1, ?2, value ->> 2, CASE WHEN value ->> 0 IN (SELECT tbl FROM ls_bulk) THEN '' ELSE ${data} END FROM jsonb_each(?1) WHERE true
+         ON CONFLICT (tbl, row_id, bucket) DO UPDATE SET op_id = excluded.op_id, data = excluded.data`,
+    [allBulk ? page.putKeys : puts, page.bucket],
+  );
+  if (!allBulk) db.run('INSERT INTO ls_touched (tbl, row_id) SELECT value ->> 0, value ->> 1 FROM json_each(?) WHERE value ->> 0 NOT IN (SELECT tbl FROM ls_bulk)', [page.putKeys]);
+  for (const table of bulk) {
+    db.run(
+      `INSERT INTO ${quoteIdent(stageTableOf(table))} (id, data, op_id, bucket) SELECT value ->> 1, ${data}, value ->> 2, ?3 FROM jsonb_each(?1) WHERE value ->> 0 = ?2
+         ON CONFLICT (id) DO UPDATE SET data = excluded.data, op_id = excluded.op_id, bucket = excluded.bucket WHERE excluded.op_id > op_id`,
+      [puts, table, page.bucket],
+    );
+  }
+}
+
+function isMalformedJson(error: unknown): boolean {
+  for (let e: unknown = error; e instanceof Error; e = e.cause) if (/malformed JSON/i.test(e.message)) return true;
+  return false;
+}
+
+/**
  * Stores one prepared page: rows whose last op is a REMOVE leave the bucket's oplog, PUTs replace
  * the bucket's entry for their row, and every row touched is queued for the next apply. The page
  * must continue from the bucket's position (the caller resets the bucket when it does not).
@@ -105,25 +139,16 @@ export function storePage(db: SqlDatabase, page: PreparedPage, bucket: LocalBuck
     }
   }
   if (page.putCount > 0) {
-    // A bulk table's data goes to its staging copy only; its oplog entry says '' (see layout.ts).
-    // A page of bulk tables only (a first sync) parses the data-less keys for the oplog.
     const allBulk = bulk.length === page.tables.size;
-    db.run(
-      allBulk
-        ? `INSERT INTO ls_oplog (tbl, row_id, bucket, op_id, data) SELECT value ->> 0, value ->> 1, ?2, value ->> 2, '' FROM json_each(?1) WHERE true
-             ON CONFLICT (tbl, row_id, bucket) DO UPDATE SET op_id = excluded.op_id, data = excluded.data`
-        : `INSERT INTO ls_oplog (tbl, row_id, bucket, op_id, data)
-             SELECT value ->> 0, value ->> 1, ?2, value ->> 2, CASE WHEN value ->> 0 IN (SELECT tbl FROM ls_bulk) THEN '' ELSE value ->> 3 END FROM json_each(?1) WHERE true
-           ON CONFLICT (tbl, row_id, bucket) DO UPDATE SET op_id = excluded.op_id, data = excluded.data`,
-      [allBulk ? page.putKeys : page.puts, page.bucket],
-    );
-    if (!allBulk) db.run('INSERT INTO ls_touched (tbl, row_id) SELECT value ->> 0, value ->> 1 FROM json_each(?) WHERE value ->> 0 NOT IN (SELECT tbl FROM ls_bulk)', [page.puts]);
-    for (const table of bulk) {
-      db.run(
-        `INSERT INTO ${quoteIdent(stageTableOf(table))} (id, data, op_id, bucket) SELECT value ->> 1, value ->> 3, value ->> 2, ?3 FROM json_each(?1) WHERE value ->> 0 = ?2
-           ON CONFLICT (id) DO UPDATE SET data = excluded.data, op_id = excluded.op_id, bucket = excluded.bucket WHERE excluded.op_id > op_id`,
-        [page.puts, table, page.bucket],
-      );
+    try {
+      storePuts(db, page.puts, page, bulk, allBulk, false);
+    } catch (error: unknown) {
+      if (!isMalformedJson(error)) throw error;
+      // A row whose data is not JSON (a corrupted op, or a server bug): SQLite undid the statement;
+      // store the page again with such data as a JSON string. Its bucket's checksum decides.
+      const repaired = page.repairedPuts();
+      page.invalidData = repaired.invalid;
+      storePuts(db, repaired.puts, page, bulk, allBulk, true);
     }
   }
   const checksum = page.cleared ? page.checksum : addChecksums(bucket.checksum, page.checksum);

@@ -16,8 +16,17 @@ export interface PreparedPage {
   cleared: boolean;
   /** Sum of the checksums of the page's ops after its last CLEAR (the CLEAR's own included). */
   checksum: number;
-  /** JSON text of [[table, row id, op id, data], …]: rows whose last op in the page is a PUT. */
+  /**
+   * JSON text of [[table, row id, op id, data], …]: rows whose last op in the page is a PUT, each
+   * row's data spliced in as the JSON object it is (not as a string holding it), so SQLite parses
+   * it once, with the page, and stores it as JSONB without a second parse (storage/oplog.ts).
+   */
   puts: string;
+  /**
+   * The same rows with each data that is not valid JSON put in as a string instead; for a page whose
+   * `puts` SQLite refused as malformed. `invalid` counts the rows it changed.
+   */
+  repairedPuts(): { puts: string; invalid: number };
   /** The same rows without their data, [[table, row id, op id], …] (for oplog entries of bulk tables). */
   putKeys: string;
   putCount: number;
@@ -29,6 +38,8 @@ export interface PreparedPage {
   tables: Set<string>;
   /** Ops whose wire checksum does not match their content. */
   corrupt: number;
+  /** PUTs whose data was not JSON (set by storePage; stored as a JSON string). */
+  invalidData: number;
 }
 
 type Last = { op: 'PUT'; table: string; rowId: string; opId: string; data: string } | { op: 'REMOVE'; table: string; rowId: string };
@@ -62,17 +73,16 @@ export function preparePage(line: DataLine): PreparedPage {
         break;
     }
   }
-  const puts: unknown[] = [];
-  const putKeys: unknown[] = [];
+  const putRows: Array<Extract<Last, { op: 'PUT' }>> = [];
+  const putKeys: string[] = [];
   const removes: unknown[] = [];
   const tables = new Set<string>();
   for (const last of latest.values()) {
     tables.add(last.table);
     if (last.op === 'PUT') {
-      puts.push([last.table, last.rowId, last.opId, last.data]);
-      putKeys.push([last.table, last.rowId, last.opId]);
-    }
-    else removes.push([last.table, last.rowId]);
+      putRows.push(last);
+      putKeys.push(JSON.stringify([last.table, last.rowId, last.opId]));
+    } else removes.push([last.table, last.rowId]);
   }
   return {
     bucket: line.bucket,
@@ -80,13 +90,42 @@ export function preparePage(line: DataLine): PreparedPage {
     nextAfter: Number(line.next_after),
     cleared,
     checksum,
-    puts: JSON.stringify(puts),
-    putKeys: JSON.stringify(putKeys),
-    putCount: puts.length,
+    // Not checked here (that would parse every row a second time): SQLite parses the page, and a
+    // page it refuses is stored again from repairedPuts. Data is the server's own JSON of a row, so
+    // splicing it in gives it no power it does not have: a server can send any op it likes.
+    puts: splicePuts(putRows, putKeys, (data) => data),
+    repairedPuts() {
+      let invalid = 0;
+      const puts = splicePuts(putRows, putKeys, (data) => {
+        if (isJson(data)) return data;
+        invalid++;
+        return JSON.stringify(data);
+      });
+      return { puts, invalid };
+    },
+    putKeys: `[${putKeys.join(',')}]`,
+    putCount: putRows.length,
     removes: JSON.stringify(removes),
     removeCount: removes.length,
     opCount: line.ops.length,
     tables,
     corrupt,
+    invalidData: 0,
   };
+}
+
+/** `[[table, row id, op id, data], …]` as JSON text: each row's key entry (`[table, row id, op id]`) with `dataJson(data)` added. */
+function splicePuts(rows: ReadonlyArray<{ data: string }>, keys: readonly string[], dataJson: (data: string) => string): string {
+  const parts: string[] = [];
+  for (let i = 0; i < rows.length; i++) parts.push(`${keys[i]!.slice(0, -1)},${dataJson(rows[i]!.data)}]`);
+  return `[${parts.join(',')}]`;
+}
+
+function isJson(text: string): boolean {
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
+  }
 }

@@ -159,6 +159,7 @@ export class CheckpointSync {
         }
         if (page.corrupt > 0) this.log.warn('ops whose checksum does not match their content', { bucket: page.bucket, count: page.corrupt });
         storePage(db, page, bucket);
+        if (page.invalidData > 0) this.log.warn('PUTs whose data is not JSON: stored as a JSON string (their views read NULL)', { bucket: page.bucket, count: page.invalidData });
         // A CLEAR may have restarted other buckets (storage/oplog.ts forgetRows): read them again.
         if (page.cleared) this.buckets = readBuckets(db);
         ops += page.opCount;

@@ -1,5 +1,5 @@
 import type { UploadErrorBody, UploadOp, UploadTransaction } from '@/lib/sync/protocol';
-import type { SqlDatabase } from '../db/database';
+import type { SqlDatabase, SqlValue } from '../db/database';
 import { quoteIdent, storeTableOf } from '../storage/layout';
 
 /**
@@ -118,11 +118,12 @@ export function rejectEntry(db: SqlDatabase, entry: QueueEntry, error: UploadErr
   for (const op of entry.transaction.ops) rows.set(`${op.table}\u0000${op.id}`, { table: op.table, id: op.id });
   const tables = new Set<string>();
   for (const { table, id } of rows.values()) {
-    const server = db.get<{ data: string | null }>('SELECT data FROM ls_server_rows WHERE tbl = ? AND row_id = ?', [table, id]);
+    // data: as the store keeps it (JSONB; JSON text in a database from before); text: as JSON text.
+    const server = db.get<{ data: SqlValue; text: string | null }>('SELECT data, json(data) AS text FROM ls_server_rows WHERE tbl = ? AND row_id = ?', [table, id]);
     // No server copy: the row was never written locally before this transaction (cannot happen
     // through the triggers); leave it for the next checkpoint, which recomputes touched rows.
     if (!server) continue;
-    let data = server.data === null ? null : (JSON.parse(server.data) as Record<string, unknown>);
+    let data = server.text === null ? null : (JSON.parse(server.text) as Record<string, unknown>);
     const later = db.all<{ op: string; data: string | null }>('SELECT op, data FROM ls_upload_ops WHERE tbl = ? AND row_id = ? ORDER BY seq', [table, id]);
     for (const op of later) {
       if (op.op === 'DELETE') data = null;
@@ -130,10 +131,10 @@ export function rejectEntry(db: SqlDatabase, entry: QueueEntry, error: UploadErr
       else if (data !== null) data = { ...data, ...(JSON.parse(op.data ?? '{}') as Record<string, unknown>) };
     }
     const store = quoteIdent(storeTableOf(table));
-    // Unchanged server copies go back byte for byte (the next checkpoint compares the text).
-    const text = later.length === 0 ? server.data : data === null ? null : JSON.stringify(data);
-    if (text === null) db.run(`DELETE FROM ${store} WHERE id = ?`, [id]);
-    else db.run(`INSERT INTO ${store} (id, data) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET data = excluded.data`, [id, text]);
+    // Unchanged server copies go back byte for byte (the next checkpoint compares the data).
+    if (later.length === 0 ? server.data === null : data === null) db.run(`DELETE FROM ${store} WHERE id = ?`, [id]);
+    else if (later.length === 0) db.run(`INSERT INTO ${store} (id, data) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET data = excluded.data`, [id, server.data]);
+    else db.run(`INSERT INTO ${store} (id, data) VALUES (?, jsonb(?)) ON CONFLICT (id) DO UPDATE SET data = excluded.data`, [id, JSON.stringify(data)]);
     tables.add(table);
   }
   return [...tables];

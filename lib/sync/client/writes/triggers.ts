@@ -32,8 +32,11 @@ export function writeTriggersSql(table: ClientTable): string[] {
   const guard = `SELECT RAISE(ABORT, 'Lockstep: write local tables through the sync client (SyncCore.execute / SyncClient.execute), so the write enters the upload queue') WHERE NOT EXISTS (SELECT 1 FROM ls_upload_current);`;
   const rememberServer = (id: string) => `INSERT OR IGNORE INTO ls_server_rows (tbl, row_id, data) VALUES (${name}, ${id}, (SELECT data FROM ${store} WHERE id = ${id}));`;
   const touch = (id: string) => `INSERT INTO ls_touched (tbl, row_id) VALUES (${name}, ${id});`;
-  const fullRow = `json_object('id', NEW.id${columns.map((c) => `, ${literal(c.name)}, NEW.${quoteIdent(c.name)}`).join('')})`;
-  const setAll = columns.length === 0 ? 'data' : `json_set(data${columns.map((c) => `, ${literal(`$.${c.name}`)}, NEW.${quoteIdent(c.name)}`).join('')})`;
+  const rowObject = (fn: string) => `${fn}('id', NEW.id${columns.map((c) => `, ${literal(c.name)}, NEW.${quoteIdent(c.name)}`).join('')})`;
+  // The store keeps JSONB (storage/oplog.ts); the upload queue keeps the JSON text it sends.
+  const fullRow = rowObject('json_object');
+  const storeRow = rowObject('jsonb_object');
+  const setAll = columns.length === 0 ? 'data' : `jsonb_set(data${columns.map((c) => `, ${literal(`$.${c.name}`)}, NEW.${quoteIdent(c.name)}`).join('')})`;
   const changed = columns.map((c) => `SELECT ${literal(c.name)} AS k, NEW.${quoteIdent(c.name)} AS v WHERE NEW.${quoteIdent(c.name)} IS NOT OLD.${quoteIdent(c.name)}`).join(' UNION ALL ');
   const patch = columns.length === 0 ? "'{}'" : `(SELECT json_group_object(k, v) FROM (${changed}))`;
 
@@ -42,7 +45,7 @@ export function writeTriggersSql(table: ClientTable): string[] {
   ${guard}
   SELECT RAISE(ABORT, ${literal(`Lockstep: a row of ${table.name} needs an id (make one on the client, e.g. crypto.randomUUID())`)}) WHERE NEW.id IS NULL;
   ${rememberServer('NEW.id')}
-  INSERT INTO ${store} (id, data) VALUES (NEW.id, ${fullRow});
+  INSERT INTO ${store} (id, data) VALUES (NEW.id, ${storeRow});
   ${touch('NEW.id')}
   INSERT INTO ls_upload_ops (tx_id, op, tbl, row_id, data) VALUES (${currentTx}, 'PUT', ${name}, NEW.id, ${fullRow});
 END`,
