@@ -167,11 +167,12 @@ describe('every codec', () => {
     ['date', dateCodec, instant.map((d) => d.toISOString().slice(0, 10)), (t, j) => expect(JSON.parse(j)).toBe(t)],
   ];
 
-  it.each(codecs)('%s: json() is valid JSON of the wire value, and key() a string', (_name, codec, texts, check) => {
+  it.each(codecs)('%s: json() is valid JSON of the wire value, inner() is json() without its quotes, and key() a string', (_name, codec, texts, check) => {
     fc.assert(
       fc.property(texts, (text) => {
         check(text, codec.json(text));
         expect(typeof codec.key(text)).toBe('string');
+        expect(codec.json(text)).toBe(codec.quoted ? `"${codec.inner(text)}"` : codec.inner(text));
       }),
       { numRuns: 300 },
     );
