@@ -14,11 +14,12 @@ export {
   bucketStatesAt,
   clientKey,
   lookupsChangedSince,
-  readOpsPageText,
+  readOpsPage,
   writeCheckpointsAt,
   writeCheckpointsFor,
   type LookupValues,
-  type OpsPageText,
+  type OpRow,
+  type OpsPage,
   type PageLimits,
 } from './stream-reads';
 export {

@@ -2,21 +2,19 @@ import { subtractChecksums } from '@/lib/sync/protocol/checksum';
 import { assertLsn, int8 } from './sql';
 import type { BucketState, Queryable } from './types';
 
-/** Reads made for the sync stream (lib/sync/server): byte-bounded, pre-encoded op pages; batched write checkpoints. */
+/** Reads made for the sync stream (lib/sync/server): byte-bounded op pages, per-round bucket states, parameter lookups and write checkpoints. */
 
 /**
- * A page of ops encoded for the wire by Postgres itself: each op as the protocol's JSON object
- * (`{"op_id":"…","op":"…","table":…,"row_id":…,"data":…,"checksum":…}`, lib/sync/protocol
- * opSchema), joined by commas. Building the JSON in SQL and fetching one text value per page is
- * several times faster than fetching six columns per op and encoding them in JS.
+ * One op of a page as stored, in the order of the protocol's op fields: op id and checksum as
+ * decimal text (so neither goes through a JS number), data as the stored JSON text.
  */
-export interface OpsPageText {
-  /** The inside of the data line's `ops` array; '' for an empty page. */
-  opsJson: string;
-  count: number;
-  /** The last op's id, as decimal text; null for an empty page. */
-  lastOpId: string | null;
-  /** More ops of the bucket follow in (lastOpId, upToOpId]. */
+export type OpRow = [opId: string, op: string, table: string | null, rowId: string | null, data: string | null, checksum: string];
+
+/** A page of a bucket's ops, as readOpsPage returns it. */
+export interface OpsPage {
+  /** The ops in op id order; empty when the range holds none. */
+  ops: OpRow[];
+  /** More ops of the bucket follow in (last op id, upToOpId]. */
   hasMore: boolean;
 }
 
@@ -31,46 +29,45 @@ export interface PageLimits {
 }
 
 /**
- * A page of a bucket's ops with afterOpId < op_id <= upToOpId in op id order, already encoded
- * (see OpsPageText), bounded by op count and by data size, so the memory a page takes does not
- * depend on how large the rows are. Sizes come from octet_length, which reads a TOASTed value's
- * header without fetching it.
+ * A page of a bucket's ops with afterOpId < op_id <= upToOpId in op id order, bounded by op count
+ * and by data size, so the memory a page takes does not depend on how large the rows are. One
+ * pass over the range: sizes come from octet_length, which reads a TOASTed value's header without
+ * fetching it, and the first op past the bounds comes back without its data, only to say that
+ * more follow. Rows come as arrays of text (no per-row objects); the stream encodes them itself
+ * (lib/sync/server/stream/encode.ts), which costs far less than building the JSON in SQL.
  *
  * @example
- *   const page = await readOpsPageText(pool, rulesId, 'list["1"]', 0, checkpoint.opId, { maxOps: 2000, maxBytes: 1 << 20 });
- *   const line = `{"type":"data",…,"ops":[${page.opsJson}]}`;
+ *   const page = await readOpsPage(pool, rulesId, 'list["1"]', 0, checkpoint.opId, { maxOps: 2000, maxBytes: 1 << 20 });
+ *   for (const [opId, op, table, rowId, data, checksum] of page.ops) ...
  */
-export async function readOpsPageText(db: Queryable, rulesId: number, bucket: string, afterOpId: number, upToOpId: number, limits: PageLimits): Promise<OpsPageText> {
-  const { rows } = await db.query<{ ops: string | null; count: string; last_op_id: string | null; total: string | null }>(
-    {
-      name: 'lockstep_read_ops_page_text',
-      // The page's extent is decided over narrow rows (op id and data size, read from the TOAST
-      // header); only the ops inside it are fetched whole and encoded.
-      text: `WITH sizes AS (
-               SELECT op_id, row_number() OVER w AS n,
-                      sum(COALESCE(octet_length(data), 0)) OVER w - COALESCE(octet_length(data), 0) AS start_bytes
-                 FROM (SELECT op_id, data FROM lockstep.ops
-                        WHERE rules_id = $1 AND bucket = $2 AND op_id > $3 AND op_id <= $4
-                        ORDER BY op_id LIMIT $5::int + 1) s
-               WINDOW w AS (ORDER BY op_id ROWS UNBOUNDED PRECEDING)
-             ), extent AS (
-               SELECT max(op_id) FILTER (WHERE n <= $5 AND (n = 1 OR start_bytes < $6)) AS last_op_id,
-                      count(*) FILTER (WHERE n <= $5 AND (n = 1 OR start_bytes < $6)) AS count,
-                      count(*) AS total
-                 FROM sizes
-             )
-             SELECT (SELECT string_agg('{"op_id":"' || op_id || '","op":"' || op || '","table":' || COALESCE(to_json(table_name)::text, 'null')
-                                       || ',"row_id":' || COALESCE(to_json(row_id)::text, 'null') || ',"data":' || COALESCE(to_json(data)::text, 'null')
-                                       || ',"checksum":' || checksum || '}', ',' ORDER BY op_id)
-                       FROM lockstep.ops WHERE rules_id = $1 AND bucket = $2 AND op_id > $3 AND op_id <= e.last_op_id) AS ops,
-                    e.count, e.last_op_id::text AS last_op_id, e.total
-               FROM extent e`,
-      values: [rulesId, bucket, afterOpId, upToOpId, limits.maxOps, limits.maxBytes],
-    },
-  );
-  const r = rows[0]!;
-  const count = int8(r.count);
-  return { opsJson: r.ops ?? '', count, lastOpId: r.last_op_id, hasMore: count > 0 && count < int8(r.total) };
+export async function readOpsPage(db: Queryable, rulesId: number, bucket: string, afterOpId: number, upToOpId: number, limits: PageLimits): Promise<OpsPage> {
+  const { rows } = await db.query<[string, string, string | null, string | null, string | null, string, boolean]>({
+    name: 'lockstep_read_ops_page',
+    // `inside`: within both bounds (bytes before the op under maxBytes, or the first op).
+    // `reached`: the bytes before the previous op are under maxBytes, i.e. the op is inside or
+    // the first one past the byte bound; the row past the op count bound comes from LIMIT + 1.
+    text: `SELECT s.op_id::text AS id, s.op, s.table_name, s.row_id, CASE WHEN s.inside THEN s.data END AS data, s.checksum::text AS sum, s.inside
+             FROM (SELECT o.op_id, o.op, o.table_name, o.row_id, o.data, o.checksum,
+                          row_number() OVER w <= $5 AND (row_number() OVER w = 1 OR COALESCE(sum(octet_length(o.data)) OVER w, 0) - COALESCE(octet_length(o.data), 0) < $6) AS inside,
+                          COALESCE(sum(octet_length(o.data)) OVER before_previous, 0) < $6 AS reached
+                     FROM (SELECT op_id, op, table_name, row_id, data, checksum FROM lockstep.ops
+                            WHERE rules_id = $1 AND bucket = $2 AND op_id > $3 AND op_id <= $4
+                            ORDER BY op_id LIMIT $5::int + 1) o
+                   WINDOW w AS (ORDER BY o.op_id ROWS UNBOUNDED PRECEDING),
+                          before_previous AS (ORDER BY o.op_id ROWS BETWEEN UNBOUNDED PRECEDING AND 2 PRECEDING)) s
+            WHERE s.reached
+            ORDER BY s.op_id`,
+    values: [rulesId, bucket, afterOpId, upToOpId, limits.maxOps, limits.maxBytes],
+    rowMode: 'array',
+  });
+  let hasMore = false;
+  const last = rows[rows.length - 1];
+  if (last && !last[6]) {
+    rows.pop();
+    hasMore = true;
+  }
+  for (const row of rows as unknown[][]) row.length = 6;
+  return { ops: rows as unknown as OpRow[], hasMore };
 }
 
 /** A client's key in writeCheckpointsFor's answer. */

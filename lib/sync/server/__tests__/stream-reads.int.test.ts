@@ -1,8 +1,9 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '@/test/db';
-import { opSchema } from '@/lib/sync/protocol';
-import { bucketStatesAt, checkpointState, clientKey, commitBatch, createRulesVersion, createWriteCheckpoint, lookupsChangedSince, migrateStorage, readOps, readOpsPageText, writeCheckpointsAt, writeCheckpointsFor } from '@/lib/sync/storage';
+import { dataLineSchema, opSchema } from '@/lib/sync/protocol';
+import { encodeDataLine } from '../stream/encode';
+import { bucketStatesAt, checkpointState, clientKey, commitBatch, createRulesVersion, createWriteCheckpoint, lookupsChangedSince, migrateStorage, readOps, readOpsPage, writeCheckpointsAt, writeCheckpointsFor } from '@/lib/sync/storage';
 
 let db: TestDatabase;
 let rulesId: number;
@@ -16,26 +17,31 @@ afterAll(async () => {
   await db?.drop();
 });
 
-/** Every op of a bucket through readOpsPageText, parsed back with the protocol schema. */
+/** Every op of a bucket through readOpsPage and the stream's encoder, parsed back with the protocol schema. */
 async function readAllText(bucket: string, maxOps: number, maxBytes: number) {
   const ops = [];
   let after = 0;
   let pages = 0;
   for (;;) {
-    const page = await readOpsPageText(db.pool, rulesId, bucket, after, Number.MAX_SAFE_INTEGER, { maxOps, maxBytes });
-    if (page.count === 0) break;
+    const page = await readOpsPage(db.pool, rulesId, bucket, after, Number.MAX_SAFE_INTEGER, { maxOps, maxBytes });
+    if (page.ops.length === 0) break;
     pages++;
-    const parsed = (JSON.parse(`[${page.opsJson}]`) as unknown[]).map((op) => opSchema.parse(op));
-    expect(parsed).toHaveLength(page.count);
-    expect(parsed.at(-1)!.op_id).toBe(page.lastOpId);
+    const bytes = encodeDataLine(bucket, after, page);
+    const text = bytes.toString('utf8');
+    expect(text.endsWith('}\n')).toBe(true);
+    expect(text.indexOf('\n')).toBe(text.length - 1);
+    const line = dataLineSchema.parse(JSON.parse(text));
+    const parsed = line.ops.map((op) => opSchema.parse(op));
+    expect(parsed).toHaveLength(page.ops.length);
+    expect(line).toMatchObject({ bucket, after: String(after), next_after: parsed.at(-1)!.op_id, has_more: page.hasMore });
     ops.push(...parsed);
-    after = Number(page.lastOpId);
+    after = Number(line.next_after);
     if (!page.hasMore) break;
   }
   return { ops, pages };
 }
 
-describe('readOpsPageText: ops encoded by Postgres', () => {
+describe('readOpsPage and encodeDataLine: op pages on the wire', () => {
   it('encodes any text exactly as JSON.stringify would decode it (property)', async () => {
     let n = 0;
     await fc.assert(
@@ -71,8 +77,8 @@ describe('readOpsPageText: ops encoded by Postgres', () => {
     expect(byBytes.pages).toBe(13);
     // A single row larger than the budget still makes progress.
     expect((await readAllText('big', 1000, 10)).pages).toBe(50);
-    const empty = await readOpsPageText(db.pool, rulesId, 'no-such-bucket', 0, 100, { maxOps: 10, maxBytes: 100 });
-    expect(empty).toEqual({ opsJson: '', count: 0, lastOpId: null, hasMore: false });
+    const empty = await readOpsPage(db.pool, rulesId, 'no-such-bucket', 0, 100, { maxOps: 10, maxBytes: 100 });
+    expect(empty).toEqual({ ops: [], hasMore: false });
   });
 });
 

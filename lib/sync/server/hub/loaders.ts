@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { BucketGrant, CompiledSyncRules } from '@/lib/sync/config';
-import { checkpointState, clientKey, lookupsChangedSince, readOpsPageText, writeCheckpointsFor, type BucketState, type Checkpoint, type LookupValues, type PageLimits } from '@/lib/sync/storage';
+import { checkpointState, clientKey, lookupsChangedSince, readOpsPage, writeCheckpointsFor, type BucketState, type Checkpoint, type LookupValues, type PageLimits } from '@/lib/sync/storage';
 import { Batcher, groupBy } from './batcher';
 import { encodeDataLine } from '../stream/encode';
 
@@ -18,7 +18,8 @@ export interface CheckpointSnapshot {
 
 /** One encoded page of a bucket: a complete `data` line, ready to send. */
 export interface EncodedPage {
-  line: string;
+  /** The line's UTF-8 bytes; every stream sending the page writes this same buffer. */
+  line: Buffer;
   count: number;
   /** The op id of the page's last op (the bucket's position once it is applied). */
   nextAfter: number;
@@ -91,10 +92,10 @@ export function createLoaders(pool: pg.Pool, rules: CompiledSyncRules, limits: P
       const key = `${rulesId}\u0000${bucket}\u0000${after}\u0000${upTo}`;
       let pending = pagesInFlight.get(key);
       if (!pending) {
-        pending = readOpsPageText(pool, rulesId, bucket, after, upTo, limits).then((page) => ({
+        pending = readOpsPage(pool, rulesId, bucket, after, upTo, limits).then((page) => ({
           line: encodeDataLine(bucket, after, page),
-          count: page.count,
-          nextAfter: page.lastOpId === null ? after : Number(page.lastOpId),
+          count: page.ops.length,
+          nextAfter: page.ops.length === 0 ? after : Number(page.ops[page.ops.length - 1]![0]),
           hasMore: page.hasMore,
         }));
         pagesInFlight.set(key, pending);

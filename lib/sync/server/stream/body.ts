@@ -32,7 +32,7 @@ export function sessionBody(session: StreamSession, signal?: AbortSignal): Reada
         };
       },
       async pull(controller) {
-        let result: IteratorResult<string, void>;
+        let result: IteratorResult<Uint8Array, void>;
         try {
           result = await lines.next();
         } catch (error: unknown) {
@@ -45,7 +45,7 @@ export function sessionBody(session: StreamSession, signal?: AbortSignal): Reada
             detach();
             controller.close();
           } else {
-            controller.enqueue(Buffer.from(result.value, 'utf8'));
+            controller.enqueue(result.value);
           }
         } catch {
           // The stream was cancelled while the line was produced: nobody is reading any more.

@@ -1,5 +1,5 @@
 import type { BucketChecksum, CheckpointDiffLine, CheckpointLine, ErrorDetail, SyncLine } from '@/lib/sync/protocol';
-import type { OpsPageText } from '@/lib/sync/storage';
+import type { OpsPage } from '@/lib/sync/storage';
 
 /** NDJSON encoding of the stream's lines: one JSON object and a "\n" each. */
 
@@ -8,13 +8,35 @@ export function encodeLine(line: SyncLine): string {
   return `${JSON.stringify(line)}\n`;
 }
 
+/** A JSON string value, or null. */
+function jsonText(value: string | null): string {
+  return value === null ? 'null' : JSON.stringify(value);
+}
+
 /**
- * A `data` line for a page of ops read after position `after`. The ops arrive encoded by bucket
- * storage (readOpsPageText); the rest of the line is built around them without re-parsing.
+ * The `data` line for a page of ops read after position `after`, as UTF-8 bytes. Each op is one
+ * short string (its data's JSON text escaped once, never parsed) written straight into a buffer
+ * of the line's exact size: no rope of a page's strings to flatten, no second encoding of the
+ * whole line. Every stream sending the page writes these same bytes.
  */
-export function encodeDataLine(bucket: string, after: number, page: OpsPageText): string {
-  const next = page.lastOpId ?? String(after);
-  return `{"type":"data","bucket":${JSON.stringify(bucket)},"after":"${after}","next_after":"${next}","has_more":${page.hasMore},"ops":[${page.opsJson}]}\n`;
+export function encodeDataLine(bucket: string, after: number, page: OpsPage): Buffer {
+  const { ops, hasMore } = page;
+  const next = ops.length > 0 ? ops[ops.length - 1]![0] : String(after);
+  const head = `{"type":"data","bucket":${JSON.stringify(bucket)},"after":"${after}","next_after":"${next}","has_more":${hasMore},"ops":[`;
+  const parts = new Array<string>(ops.length);
+  let size = Buffer.byteLength(head) + 3;
+  for (let i = 0; i < ops.length; i++) {
+    const [opId, op, table, rowId, data, checksum] = ops[i]!;
+    const part = `${i === 0 ? '' : ','}{"op_id":"${opId}","op":"${op}","table":${jsonText(table)},"row_id":${jsonText(rowId)},"data":${jsonText(data)},"checksum":${checksum}}`;
+    parts[i] = part;
+    size += Buffer.byteLength(part);
+  }
+  const bytes = Buffer.allocUnsafe(size);
+  let offset = bytes.write(head, 0);
+  for (const part of parts) offset += bytes.write(part, offset);
+  offset += bytes.write(']}\n', offset, 'latin1');
+  if (offset !== size) throw new Error(`data line encoded to ${offset} bytes, ${size} expected`);
+  return bytes;
 }
 
 export function checkpointLine(lastOpId: number, writeCheckpoint: number | null, rulesVersion: string, buckets: BucketChecksum[]): string {

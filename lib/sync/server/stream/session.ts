@@ -8,10 +8,11 @@ import type { ActiveRules, HubSubscriber, SyncHub } from '../hub/hub';
 import type { EncodedPage } from '../hub/loaders';
 import { pageKey, type RoundData } from '../hub/round';
 import type { SyncServerLogger } from '../log';
+import { LineChunks } from './chunks';
 import * as encode from './encode';
 import { heldState, planDiff, planInitial, splitRange, type CheckpointPlan, type StreamState } from './plan';
 
-/** Lines are handed to the HTTP layer once this many characters have gathered (or the checkpoint is done). */
+/** Lines are handed to the HTTP layer once this many bytes have gathered (or the checkpoint is done); a page this large goes alone. */
 const FLUSH_BYTES = 64 * 1024;
 
 /**
@@ -205,23 +206,23 @@ export class StreamSession implements HubSubscriber {
     return Math.max(0, Math.floor((this.expiresAtMs - Date.now()) / 1000));
   }
 
-  /** The stream's lines; each string is one or more complete NDJSON lines. */
-  async *lines(): AsyncGenerator<string, void, undefined> {
+  /** The stream's lines as UTF-8; each chunk is one or more complete NDJSON lines. */
+  async *lines(): AsyncGenerator<Uint8Array, void, undefined> {
     try {
       this.armExpiry();
       this.unsubscribe = this.hub.subscribe(this);
-      yield encode.tokenExpiresInLine(this.secondsLeft());
+      yield utf8(encode.tokenExpiresInLine(this.secondsLeft()));
       const positions = new Map<string, number>();
       for (;;) {
         this.busy = true;
         if (this.closed || this.hub.isClosed) return;
         if (this.expired) {
-          yield encode.tokenExpiresInLine(0);
+          yield utf8(encode.tokenExpiresInLine(0));
           return;
         }
         const active = this.hub.activeRules();
         if (this.rules && active?.id !== this.rules.id) {
-          yield encode.errorLine({ code: SyncErrorCode.rulesChanged, message: 'The sync rules changed; reconnect. Positions from the old rules are void and buckets restart.' });
+          yield utf8(encode.errorLine({ code: SyncErrorCode.rulesChanged, message: 'The sync rules changed; reconnect. Positions from the old rules are void and buckets restart.' }));
           return;
         }
         if (active && !this.rules) {
@@ -241,7 +242,7 @@ export class StreamSession implements HubSubscriber {
         }
         if (this.keepaliveRound !== this.hub.keepaliveRound) {
           this.keepaliveRound = this.hub.keepaliveRound;
-          yield encode.KEEPALIVE_LINE + encode.tokenExpiresInLine(this.secondsLeft());
+          yield utf8(encode.KEEPALIVE_LINE + encode.tokenExpiresInLine(this.secondsLeft()));
         }
         this.busy = false;
         await this.wait();
@@ -250,7 +251,7 @@ export class StreamSession implements HubSubscriber {
       if (this.closed) return;
       const wire = toProtocolError(error, isLockstepError(error) ? undefined : this.input.log);
       this.input.log.warn('sync stream failed', { code: wire.code, error, userId: this.userId });
-      yield encode.errorLine({ code: wire.code, message: wire.message });
+      yield utf8(encode.errorLine({ code: wire.code, message: wire.message }));
     } finally {
       this.close();
     }
@@ -279,11 +280,10 @@ export class StreamSession implements HubSubscriber {
    * one write instead of five. Returns false when cut short (closed, or the token expired): the
    * client then has part of the checkpoint, which it never applies without checkpoint_complete.
    */
-  private async *send(rules: ActiveRules, plan: CheckpointPlan, initial: boolean, pages?: ReadonlyMap<string, Promise<EncodedPage>>): AsyncGenerator<string, boolean, undefined> {
+  private async *send(rules: ActiveRules, plan: CheckpointPlan, initial: boolean, pages?: ReadonlyMap<string, Promise<EncodedPage>>): AsyncGenerator<Uint8Array, boolean, undefined> {
     const { lastOpId, writeCheckpoint } = plan.next;
-    let pending = initial
-      ? encode.checkpointLine(lastOpId, writeCheckpoint, rules.tag, plan.buckets)
-      : encode.checkpointDiffLine(lastOpId, writeCheckpoint, plan.buckets, plan.removed);
+    const out = new LineChunks(FLUSH_BYTES);
+    out.text(initial ? encode.checkpointLine(lastOpId, writeCheckpoint, rules.tag, plan.buckets) : encode.checkpointDiffLine(lastOpId, writeCheckpoint, plan.buckets, plan.removed));
     for (const [i, group] of plan.groups.entries()) {
       for (const { bucket, after } of group.sends) {
         const held = plan.next.buckets.get(bucket)!;
@@ -291,20 +291,18 @@ export class StreamSession implements HubSubscriber {
         const left = held.position > 0 ? (held.count * (held.position - after)) / held.position : 0;
         const ranges = splitRange(after, held.position, left, this.hub.page.maxOps);
         for await (const line of this.bucketData(rules.id, bucket, ranges, pages?.get(pageKey(bucket, after)))) {
-          pending += line;
-          if (pending.length >= FLUSH_BYTES) {
-            yield pending;
-            pending = '';
-          }
+          for (const chunk of out.bytes(line)) yield chunk;
         }
       }
       if (this.closed || this.expired) {
-        if (pending && !this.closed) yield pending;
+        const rest = out.take();
+        if (rest && !this.closed) yield rest;
         return false;
       }
-      if (i < plan.groups.length - 1) pending += encode.partialCheckpointCompleteLine(lastOpId, group.priority);
+      if (i < plan.groups.length - 1) out.text(encode.partialCheckpointCompleteLine(lastOpId, group.priority));
     }
-    yield pending + encode.checkpointCompleteLine(lastOpId);
+    out.text(encode.checkpointCompleteLine(lastOpId));
+    yield out.take()!;
     return true;
   }
 
@@ -314,7 +312,7 @@ export class StreamSession implements HubSubscriber {
    * 2 + LOOKAHEAD pages are in memory).
    * `first` is the first page when a round has already started reading it.
    */
-  private async *bucketData(rulesId: number, bucket: string, ranges: Array<{ after: number; upTo: number }>, first?: Promise<EncodedPage>): AsyncGenerator<string, void, undefined> {
+  private async *bucketData(rulesId: number, bucket: string, ranges: Array<{ after: number; upTo: number }>, first?: Promise<EncodedPage>): AsyncGenerator<Uint8Array, void, undefined> {
     const { loaders } = this.hub;
     const read = (i: number) => loaders.page(rulesId, bucket, ranges[i]!.after, ranges[i]!.upTo);
     // First pages of the ranges being read ahead, by range index.
@@ -333,6 +331,10 @@ export class StreamSession implements HubSubscriber {
       }
     }
   }
+}
+
+function utf8(lines: string): Uint8Array {
+  return Buffer.from(lines, 'utf8');
 }
 
 function someHeld(state: StreamState, changed: ReadonlyMap<string, BucketState>): boolean {
