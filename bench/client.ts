@@ -265,7 +265,7 @@ self.onmessage = async (e) => {
   const pool = await sqlite3.installOpfsSAHPoolVfs({ name: 'bench-raw', directory: '.bench-raw', clearOnInit: true });
   const db = new pool.OpfsSAHPoolDb('/raw.sqlite3');
   // The client's own settings (lib/sync/client/db/open-browser.ts), so only the work differs.
-  db.exec('PRAGMA page_size = 65536; PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY; PRAGMA locking_mode = EXCLUSIVE; PRAGMA journal_mode = PERSIST; PRAGMA synchronous = NORMAL; CREATE TABLE t (id TEXT PRIMARY KEY NOT NULL, data TEXT NOT NULL)');
+  db.exec('PRAGMA page_size = 65536; PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY; PRAGMA locking_mode = EXCLUSIVE; PRAGMA synchronous = NORMAL; PRAGMA journal_mode = WAL; CREATE TABLE t (id TEXT PRIMARY KEY NOT NULL, data TEXT NOT NULL)');
   const start = performance.now();
   db.exec('BEGIN');
   const stmt = db.prepare('INSERT INTO t (id, data) VALUES (?, ?)');
