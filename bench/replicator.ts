@@ -82,19 +82,27 @@ async function seedList(app: pg.Pool, name: string, todos: number): Promise<stri
   return list;
 }
 
-async function waitFor(check: () => Promise<boolean>, timeoutMs = 600_000): Promise<void> {
+async function waitFor(check: () => Promise<boolean>, timeoutMs = 600_000, everyMs = 5): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error('benchmark timed out');
-    await new Promise((r) => setTimeout(r, 5));
+    await new Promise((r) => setTimeout(r, everyMs));
   }
 }
 
-/** The replicator confirms a position only once storage has everything before it. */
-async function caughtUp(app: pg.Pool, storage: pg.Pool, target: string): Promise<boolean> {
-  const slot = (await storage.query<{ slot_name: string }>("SELECT slot_name FROM lockstep.rules_versions WHERE state = 'active'")).rows[0]?.slot_name;
-  const { rows } = await app.query<{ ok: boolean }>('SELECT confirmed_flush_lsn >= $2::pg_lsn AS ok FROM pg_replication_slots WHERE slot_name = $1', [slot, target]);
-  return rows[0]?.ok ?? false;
+/**
+ * Resolves once the replicator has caught up with `target`: it confirms a position only once
+ * storage has everything before it. The check runs in this process, beside the replicator, so it
+ * is kept light: one query on the app database every 10 ms (a resolution of 0.2% of a 5 s run).
+ */
+async function waitCaughtUp(app: pg.Pool, storage: pg.Pool, target: string): Promise<void> {
+  let slot: string | undefined;
+  await waitFor(async () => {
+    slot ??= (await storage.query<{ slot_name: string }>("SELECT slot_name FROM lockstep.rules_versions WHERE state = 'active'")).rows[0]?.slot_name;
+    if (!slot) return false;
+    const { rows } = await app.query<{ ok: boolean }>('SELECT confirmed_flush_lsn >= $2::pg_lsn AS ok FROM pg_replication_slots WHERE slot_name = $1', [slot, target]);
+    return rows[0]?.ok ?? false;
+  }, undefined, 10);
 }
 
 async function copyBaseline(appUrl: string): Promise<number> {
@@ -128,7 +136,7 @@ async function snapshotScenario(adminUrl: string, figures: BenchFigure[]): Promi
   const changes = await writeWorkload(app, list, STREAM_CHANGES);
   const writeMs = performance.now() - streamStart;
   const written = await walInsertLsn(app);
-  await waitFor(() => caughtUp(app, storage, written));
+  await waitCaughtUp(app, storage, written);
   const streamMs = performance.now() - streamStart;
   await replicator.stop();
   await running;
@@ -141,7 +149,7 @@ async function snapshotScenario(adminUrl: string, figures: BenchFigure[]): Promi
   const restarted = new Replicator({ sourceUrl: db.app, storageUrl: db.storage, rules, log: process.env.BENCH_LOG ? createLogger({ bench: true }, 'debug') : silentLogger, compactEveryMs: 0 });
   const catchUpStart = performance.now();
   const runningAgain = restarted.run();
-  await waitFor(() => caughtUp(app, storage, target));
+  await waitCaughtUp(app, storage, target);
   const catchUpMs = performance.now() - catchUpStart;
   const decodeMs = await rawDecode(db.app, target);
   await dropSlot(app, 'bench_raw_decode');

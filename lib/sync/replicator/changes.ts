@@ -44,8 +44,11 @@ export type CurrentRowLister = (table: string, afterRowId: string | null, limit:
  */
 type KnownRow = CurrentRow & { types?: ColumnTypes | undefined; complete?: true; hash?: string };
 
+/** Rows by table, then by row id: row ids are used as they came (no key strings built, hashed once). */
+type RowMaps<T> = Map<string, Map<string, T>>;
+
 /** The rows a batch changed, as it left them: what the next batch starts from while this one commits. */
-export type RowOverlay = ReadonlyMap<string, KnownRow | null>;
+export type RowOverlay = ReadonlyMap<string, ReadonlyMap<string, KnownRow | null>>;
 
 /**
  * Turns source row changes into bucket ops, current-row and parameter-index updates, in order.
@@ -57,13 +60,15 @@ export type RowOverlay = ReadonlyMap<string, KnownRow | null>;
  */
 export class ChangePlanner {
   readonly ops: BatchOp[] = [];
-  private readonly rows = new Map<string, KnownRow | null>();
+  /** What is known of each row: null when storage does not have it. */
+  private readonly rows: RowMaps<KnownRow | null> = new Map();
   /** Keys of the rows this batch changed, the only ones it may write back, with what storage had of each before. */
-  private readonly dirty = new Map<string, KnownRow | null>();
+  private readonly dirty: RowMaps<KnownRow | null> = new Map();
   private updates: ReturnType<ChangePlanner['storageUpdates']> | undefined;
-  private readonly params = new Map<string, ParameterUpsert[] | null>();
+  private readonly params: RowMaps<ParameterUpsert[] | null> = new Map();
   /** Parameter tables truncated in this batch: all their index entries go. */
   readonly truncatedParameterTables = new Set<string>();
+  private dirtyCount = 0;
 
   constructor(
     private readonly rules: RowRules,
@@ -74,7 +79,7 @@ export class ChangePlanner {
     /** Store a hash with every row written (until the first checkpoint). */
     private readonly hashRows = true,
   ) {
-    if (after) for (const [key, row] of after) this.rows.set(key, row);
+    if (after) for (const [table, rows] of after) this.rows.set(table, new Map(rows));
   }
 
   /** Plans `changes` (one or more whole source transactions, in commit order). */
@@ -88,14 +93,19 @@ export class ChangePlanner {
   }
 
   get size(): number {
-    return this.ops.length + this.dirty.size;
+    return this.ops.length + this.dirtyCount;
   }
 
   /** The rows this batch changed, with all their values, for the next batch to plan against. */
   overlay(): RowOverlay {
     this.storageUpdates(); // settles each row's valuesHash: what storage will hold
-    const changed = new Map<string, KnownRow | null>();
-    for (const key of this.dirty.keys()) changed.set(key, this.rows.get(key) ?? null);
+    const changed = new Map<string, Map<string, KnownRow | null>>();
+    for (const [table, dirty] of this.dirty) {
+      const rows = this.rows.get(table)!;
+      const out = new Map<string, KnownRow | null>();
+      for (const id of dirty.keys()) out.set(id, rows.get(id) ?? null);
+      changed.set(table, out);
+    }
     return changed;
   }
 
@@ -108,29 +118,32 @@ export class ChangePlanner {
     const upsert: CurrentRowUpsert[] = [];
     const insert: CurrentRowUpsert[] = [];
     const remove: RowKey[] = [];
-    for (const [key, before] of this.dirty) {
-      const row = this.rows.get(key);
-      if (!row) {
-        if (before) remove.push(splitKey(key)); // else added and deleted within the batch: storage never had it
-        continue;
+    for (const [table, dirty] of this.dirty) {
+      const rows = this.rows.get(table)!;
+      for (const [rowId, before] of dirty) {
+        const row = rows.get(rowId);
+        if (!row) {
+          if (before) remove.push({ table, rowId }); // else added and deleted within the batch: storage never had it
+          continue;
+        }
+        const values = toastableValues(row.values, row.types);
+        if (!this.hashRows && before && unchangedInStorage(before, row.buckets, values)) {
+          row.valuesHash = '';
+          continue;
+        }
+        row.valuesHash = this.hashRows ? (row.hash ??= rowHash(row.values)) : '';
+        // A row storage did not have is inserted: no stored row to look for.
+        (before ? upsert : insert).push({ table, rowId, buckets: row.buckets, values, valuesHash: row.valuesHash });
       }
-      const values = toastableValues(row.values, row.types);
-      if (!this.hashRows && before && unchangedInStorage(before, row.buckets, values)) {
-        row.valuesHash = '';
-        continue;
-      }
-      row.valuesHash = this.hashRows ? (row.hash ??= rowHash(row.values)) : '';
-      // A row storage did not have is inserted: no stored row to look for.
-      const { table, rowId } = splitKey(key);
-      (before ? upsert : insert).push({ table, rowId, buckets: row.buckets, values, valuesHash: row.valuesHash });
     }
     const paramUpsert: ParameterUpsert[] = [];
     const paramDelete: Array<{ sourceTable: string; sourceRowId: string }> = [];
-    for (const [key, entries] of this.params) {
-      const { table, rowId } = splitKey(key);
-      // Every entry of the source row is replaced: delete, then upsert what it yields now.
-      paramDelete.push({ sourceTable: table, sourceRowId: rowId });
-      if (entries) paramUpsert.push(...entries);
+    for (const [table, entriesById] of this.params) {
+      for (const [rowId, entries] of entriesById) {
+        // Every entry of the source row is replaced: delete, then upsert what it yields now.
+        paramDelete.push({ sourceTable: table, sourceRowId: rowId });
+        if (entries) paramUpsert.push(...entries);
+      }
     }
     const parameters = { upsert: paramUpsert, delete: paramDelete, ...(this.truncatedParameterTables.size > 0 ? { deleteTables: [...this.truncatedParameterTables] } : {}) };
     this.updates = { currentRows: { upsert, insert, delete: remove }, parameters };
@@ -138,28 +151,47 @@ export class ChangePlanner {
   }
 
   private async preload(changes: readonly SourceChange[]): Promise<void> {
-    const wanted = new Map<string, Set<string>>();
+    const wanted = new Map<string, string[]>();
+    let lastTable: string | undefined;
+    let known: Map<string, KnownRow | null> | undefined;
+    let ids: string[] | undefined;
     for (const change of changes) {
-      if (change.kind === 'truncate' || !this.rules.isDataTable(change.table)) continue;
-      let ids = wanted.get(change.table);
-      if (!ids) wanted.set(change.table, (ids = new Set<string>()));
-      for (const id of this.idsOf(change)) if (!this.rows.has(rowKey(change.table, id))) ids.add(id);
+      if (change.kind === 'truncate') continue;
+      if (change.table !== lastTable) {
+        lastTable = change.table;
+        if (!this.rules.isDataTable(change.table)) {
+          known = undefined;
+          continue;
+        }
+        known = tableMap(this.rows, change.table);
+        ids = wanted.get(change.table);
+        if (!ids) wanted.set(change.table, (ids = []));
+      }
+      if (!known) continue;
+      // Marked null ("storage does not have it") until the load says otherwise: asked for once.
+      const id = this.idOf(change);
+      if (!known.has(id)) {
+        known.set(id, null);
+        ids!.push(id);
+      }
+      if (change.kind === 'update' && change.old) {
+        const oldId = this.rules.rowId(change.table, { ...change.row, ...change.old });
+        if (oldId !== id && !known.has(oldId)) {
+          known.set(oldId, null);
+          ids!.push(oldId);
+        }
+      }
     }
-    for (const [table, ids] of wanted) {
-      if (ids.size === 0) continue;
-      const found = await this.load(table, [...ids]);
-      for (const id of ids) this.rows.set(rowKey(table, id), found.get(id) ?? null);
+    for (const [table, list] of wanted) {
+      if (list.length === 0) continue;
+      const found = await this.load(table, list);
+      const known = this.rows.get(table)!;
+      for (const [id, row] of found) known.set(id, row);
     }
   }
 
-  private idsOf(change: Exclude<SourceChange, { kind: 'truncate' }>): string[] {
-    if (change.kind === 'delete') return [this.rules.rowId(change.table, change.old)];
-    const id = this.rules.rowId(change.table, change.row);
-    if (change.kind === 'update' && change.old) {
-      const oldId = this.rules.rowId(change.table, { ...change.row, ...change.old });
-      if (oldId !== id) return [oldId, id];
-    }
-    return [id];
+  private idOf(change: Exclude<SourceChange, { kind: 'truncate' }>): string {
+    return this.rules.rowId(change.table, change.kind === 'delete' ? change.old : change.row);
   }
 
   private apply(change: Exclude<SourceChange, { kind: 'truncate' }>): void {
@@ -177,11 +209,11 @@ export class ChangePlanner {
   }
 
   private upsert(table: string, id: string, incoming: SourceRow, types: ColumnTypes | undefined): void {
-    const key = rowKey(table, id);
-    if (this.rules.isParameterTable(table)) this.params.set(key, parameterEntries(this.rules, table, id, incoming));
+    if (this.rules.isParameterTable(table)) tableMap(this.params, table).set(id, parameterEntries(this.rules, table, id, incoming));
     if (!this.rules.isDataTable(table)) return;
 
-    const current = this.rows.get(key) ?? null;
+    const rows = tableMap(this.rows, table);
+    const current = rows.get(id) ?? null;
     const values = fillToast(table, id, incoming, current);
     const placed = this.rules.evaluateRow(table, values);
     const placements = placed.map(encodePlacement);
@@ -197,50 +229,54 @@ export class ChangePlanner {
       const now = new Set(placements);
       for (const old of current.buckets) if (!now.has(old)) this.pushRemove(old, id);
     }
-    this.markDirty(key, current);
-    this.rows.set(key, { buckets: placements, values, types, complete: true, ...(hash === undefined ? {} : { hash }) });
+    this.markDirty(table, id, current);
+    rows.set(id, hash === undefined ? { buckets: placements, values, types, complete: true } : { buckets: placements, values, types, complete: true, hash });
   }
 
   private remove(table: string, id: string): void {
-    if (this.rules.isParameterTable(table)) this.params.set(rowKey(table, id), null);
+    if (this.rules.isParameterTable(table)) tableMap(this.params, table).set(id, null);
     if (!this.rules.isDataTable(table)) return;
-    const key = rowKey(table, id);
-    const current = this.rows.get(key) ?? null;
+    const rows = tableMap(this.rows, table);
+    const current = rows.get(id) ?? null;
     for (const old of current?.buckets ?? []) this.pushRemove(old, id);
-    this.markDirty(key, current);
-    this.rows.set(key, null);
+    this.markDirty(table, id, current);
+    rows.set(id, null);
   }
 
   private async truncate(table: string): Promise<void> {
     if (this.rules.isParameterTable(table)) {
       this.truncatedParameterTables.add(table);
-      for (const key of this.params.keys()) if (splitKey(key).table === table) this.params.delete(key);
+      this.params.delete(table);
     }
     if (!this.rules.isDataTable(table)) return;
     // Rows stored before this batch, then rows this batch (or the one before) added before the TRUNCATE.
+    const rows = tableMap(this.rows, table);
     for (let after: string | null = null; ; ) {
       const page = await this.list(table, after, 1000);
-      for (const row of page) {
-        const key = rowKey(table, row.rowId);
-        if (!this.rows.has(key)) this.rows.set(key, row);
-      }
+      for (const row of page) if (!rows.has(row.rowId)) rows.set(row.rowId, row);
       if (page.length < 1000) break;
       after = page[page.length - 1]!.rowId;
     }
-    for (const [key, row] of this.rows) {
-      if (!row || splitKey(key).table !== table) continue;
-      this.remove(table, splitKey(key).rowId);
-    }
+    for (const [id, row] of [...rows]) if (row) this.remove(table, id);
   }
 
-  private markDirty(key: string, before: KnownRow | null): void {
-    if (!this.dirty.has(key)) this.dirty.set(key, before);
+  private markDirty(table: string, id: string, before: KnownRow | null): void {
+    const dirty = tableMap(this.dirty, table);
+    if (dirty.has(id)) return;
+    dirty.set(id, before);
+    this.dirtyCount++;
   }
 
   private pushRemove(encoded: string, rowId: string): void {
     const { bucket, table } = decodePlacement(encoded);
     this.ops.push({ bucket, op: 'REMOVE', table, rowId, data: null });
   }
+}
+
+function tableMap<T>(maps: RowMaps<T>, table: string): Map<string, T> {
+  let map = maps.get(table);
+  if (!map) maps.set(table, (map = new Map()));
+  return map;
 }
 
 /** The parameter-index entries a source row yields: one per lookup, with every tuple it gives there. */
@@ -300,13 +336,4 @@ function sameSet(a: readonly string[], b: readonly string[]): boolean {
   if (a.length === 1) return a[0] === b[0];
   const set = new Set(a);
   return b.every((x) => set.has(x));
-}
-
-const KEY_SEPARATOR = '\u0000';
-function rowKey(table: string, id: string): string {
-  return `${table}${KEY_SEPARATOR}${id}`;
-}
-function splitKey(key: string): RowKey {
-  const at = key.indexOf(KEY_SEPARATOR);
-  return { table: key.slice(0, at), rowId: key.slice(at + 1) };
 }

@@ -77,22 +77,20 @@ export function prepareBatch(batch: CommitBatch, sink?: OpSink): PreparedBatch {
   }
 
   // ON CONFLICT DO UPDATE cannot touch one row twice in a statement: keep each key's last upsert.
-  const rowUpserts = new Map<string, CurrentRowUpsert>();
+  const rowUpserts = new RowKeyed<CurrentRowUpsert>();
   for (const row of batch.currentRows?.upsert ?? []) {
     if (!Array.isArray(row.buckets) || row.buckets.some((b) => typeof b !== 'string')) throw invalid(`current row ${row.table}/${row.rowId} needs buckets as an array of strings.`);
-    rowUpserts.set(key(row.table, row.rowId), row);
+    rowUpserts.set(row.table, row.rowId, row);
   }
-  const rowInserts = new Map<string, CurrentRowUpsert>();
+  const rowInserts = new RowKeyed<CurrentRowUpsert>();
   for (const row of batch.currentRows?.insert ?? []) {
     if (!Array.isArray(row.buckets) || row.buckets.some((b) => typeof b !== 'string')) throw invalid(`current row ${row.table}/${row.rowId} needs buckets as an array of strings.`);
-    const k = key(row.table, row.rowId);
-    if (!rowUpserts.has(k)) rowInserts.set(k, row);
+    if (!rowUpserts.has(row.table, row.rowId)) rowInserts.set(row.table, row.rowId, row);
   }
-  const rowDeletes = new Map<string, { table: string; rowId: string }>();
+  const rowDeletes = new RowKeyed<{ table: string; rowId: string }>();
   for (const row of batch.currentRows?.delete ?? []) {
     // An upsert or insert replaces the whole row anyway: deleting it first would be wasted work.
-    const k = key(row.table, row.rowId);
-    if (!rowUpserts.has(k) && !rowInserts.has(k)) rowDeletes.set(k, row);
+    if (!rowUpserts.has(row.table, row.rowId) && !rowInserts.has(row.table, row.rowId)) rowDeletes.set(row.table, row.rowId, row);
   }
   const paramUpserts = new Map<string, ParameterUpsert>();
   for (const p of batch.parameters?.upsert ?? []) {
@@ -107,12 +105,12 @@ export function prepareBatch(batch: CommitBatch, sink?: OpSink): PreparedBatch {
   return {
     ops,
     buckets,
-    rowUpserts: columns(rowUpserts, { tables: (r) => r.table, rowIds: (r) => r.rowId, buckets: (r) => r.buckets, values: (r) => r.values }),
-    rowHashes: Array.from(rowUpserts.values(), (r) => r.valuesHash ?? null),
-    rowInserts: [...rowInserts.values()],
-    rowDeletes: columns(rowDeletes, { tables: (r) => r.table, rowIds: (r) => r.rowId }),
-    paramUpserts: columns(paramUpserts, { lookups: (p) => p.lookup, tables: (p) => p.sourceTable, rowIds: (p) => p.sourceRowId, values: (p) => p.values }),
-    paramDeletes: columns(paramDeletes, { tables: (p) => p.sourceTable, rowIds: (p) => p.sourceRowId }),
+    rowUpserts: columns(rowUpserts.values(), { tables: (r) => r.table, rowIds: (r) => r.rowId, buckets: (r) => r.buckets, values: (r) => r.values }),
+    rowHashes: rowUpserts.values().map((r) => r.valuesHash ?? null),
+    rowInserts: rowInserts.values(),
+    rowDeletes: columns(rowDeletes.values(), { tables: (r) => r.table, rowIds: (r) => r.rowId }),
+    paramUpserts: columns([...paramUpserts.values()], { lookups: (p) => p.lookup, tables: (p) => p.sourceTable, rowIds: (p) => p.sourceRowId, values: (p) => p.values }),
+    paramDeletes: columns([...paramDeletes.values()], { tables: (p) => p.sourceTable, rowIds: (p) => p.sourceRowId }),
     truncate: { rowTables: [...new Set(batch.currentRows?.deleteTables ?? [])], paramTables: [...new Set(batch.parameters?.deleteTables ?? [])] },
     lsn: batch.lsn === undefined ? null : assertLsn(batch.lsn),
     checkpoint: batch.checkpoint,
@@ -120,13 +118,33 @@ export function prepareBatch(batch: CommitBatch, sink?: OpSink): PreparedBatch {
   };
 }
 
-/** Turns a map of records into one array per column, each column picked by its function. */
-function columns<T, C extends Record<string, (entry: T) => unknown>>(entries: Map<string, T>, pick: C): { [K in keyof C]: Array<ReturnType<C[K]>> } {
-  const names = Object.keys(pick) as Array<keyof C>;
+/** Turns records into one array per column, each column picked by its function. */
+function columns<T, C extends Record<string, (entry: T) => unknown>>(entries: readonly T[], pick: C): { [K in keyof C]: Array<ReturnType<C[K]>> } {
   const out = {} as { [K in keyof C]: Array<ReturnType<C[K]>> };
-  for (const name of names) out[name] = [];
-  for (const entry of entries.values()) {
-    for (const name of names) out[name].push(pick[name]!(entry) as ReturnType<C[typeof name]>);
-  }
+  for (const name of Object.keys(pick) as Array<keyof C>) out[name] = entries.map(pick[name]!) as Array<ReturnType<C[typeof name]>>;
   return out;
+}
+
+/**
+ * Current rows keyed by (table, row id), the last one set winning: a map per table, so a row id is
+ * hashed as it is instead of being joined with its table into a new string first.
+ */
+class RowKeyed<T> {
+  private readonly byTable = new Map<string, Map<string, T>>();
+
+  set(table: string, rowId: string, value: T): void {
+    let rows = this.byTable.get(table);
+    if (!rows) this.byTable.set(table, (rows = new Map()));
+    rows.set(rowId, value);
+  }
+
+  has(table: string, rowId: string): boolean {
+    return this.byTable.get(table)?.has(rowId) ?? false;
+  }
+
+  values(): T[] {
+    const out: T[] = [];
+    for (const rows of this.byTable.values()) for (const value of rows.values()) out.push(value);
+    return out;
+  }
 }
