@@ -41,7 +41,13 @@ async function throughput(port: number, storageUrl: string, rulesId: number, see
   await storage.end();
   const measure = async (parse: boolean) => {
     const runs = [];
-    for (let run = 0; run < 3; run++) runs.push(await initialSync(port, await token(seeded.bigUser), `big-${parse}-${run}`, parse));
+    for (let run = 0; run < 3; run++) {
+      const auth = await token(seeded.bigUser);
+      const cpu = process.cpuUsage();
+      const sync = await initialSync(port, auth, `big-${parse}-${run}`, parse);
+      const used = process.cpuUsage(cpu);
+      runs.push({ ...sync, clientCpuMs: (used.user + used.system) / 1000 });
+    }
     if (runs.some((r) => r.ops < count)) throw new Error(`the stream sent ${runs.map((r) => r.ops).join("/")} ops; the bucket alone holds ${count}`);
     const sorted = [...runs].sort((a, b) => a.ms - b.ms);
     return { best: sorted[0]!, median: sorted[1]! };
@@ -49,7 +55,7 @@ async function throughput(port: number, storageUrl: string, rulesId: number, see
   const parsed = await measure(true);
   const framed = await measure(false);
   const bestBaseline = Math.min(...baseline);
-  const rate = (r: { ops: number; ms: number }) => `${fmt(r.ms)} ms = ${fmt(r.ops / (r.ms / 1000))} ops/s`;
+  const rate = (r: { ops: number; ms: number; clientCpuMs: number }) => `${fmt(r.ms)} ms = ${fmt(r.ops / (r.ms / 1000))} ops/s (client CPU ${fmt(r.clientCpuMs)} ms)`;
   report.push(
     { what: `baseline: plain SELECT of the bucket's ${fmt(count)} ops (node-postgres, one query, best of 3)`, value: `${fmt(bestBaseline)} ms = ${fmt(count / (bestBaseline / 1000))} ops/s` },
     { what: `initial sync of a ${fmt(ROWS)}-row bucket out of the route, lines framed by a raw client (best / median of 3)`, value: `${rate(framed.best)} / ${rate(framed.median)} (${(framed.best.bytes / 1e6).toFixed(1)} MB)` },
@@ -98,11 +104,16 @@ async function latency(appUrl: string, storageUrl: string, clients: MarkerClient
     if (first !== undefined) notified.push(first - at);
   };
   const committedAt = new Map<number, number>();
-  // Fan-out: an announcement every connected client receives.
+  // Fan-out: an announcement every connected client receives. The 1,000 clients run in this
+  // process, on the same 2 cores as the server: their CPU is measured over each commit's window.
+  let clientCpu = 0;
   for (let n = 0; n < COMMITS; n++) {
     await app.query("INSERT INTO announcements (title, body) VALUES ($1, 'bench')", [`fan-${n}-mark`]);
     committedAt.set(n, performance.now());
+    const cpu = process.cpuUsage();
     await sleep(250);
+    const used = process.cpuUsage(cpu);
+    clientCpu += used.user + used.system;
   }
   await sleep(2_000);
   for (const at of committedAt.values()) noticeAfter(at);
@@ -137,6 +148,7 @@ async function latency(appUrl: string, storageUrl: string, clients: MarkerClient
   const row = (what: string, samples: number[]) => ({ what, value: `p50 ${quantile(samples, 0.5).toFixed(1)} ms, p99 ${quantile(samples, 0.99).toFixed(1)} ms, max ${Math.max(...samples).toFixed(1)} ms (${fmt(samples.length)} samples)` });
   report.push(
     row(`commit to line, a row all ${fmt(clients.length)} clients receive (${COMMITS} commits)`, fan),
+    { what: '  the bench clients\' own CPU per fan-out commit (all clients, this process)', value: `${(clientCpu / 1000 / COMMITS).toFixed(1)} ms (${(clientCpu / COMMITS / clients.length).toFixed(1)} µs per client)` },
     row(`commit to line, a row of one user, ${fmt(clients.length)} clients connected (${COMMITS * 2} commits)`, solo),
     row('  for reference: commit to checkpoint NOTIFY from bucket storage (replicator)', notified),
     { what: 'lines missing / delivered to the wrong client', value: `${missing} / ${leaked}` },
