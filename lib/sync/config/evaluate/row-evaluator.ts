@@ -1,7 +1,7 @@
 import type { BucketIR, DataQueryIR } from '../compile/ir';
 import { rowIdReader } from './row-id';
 import { quoteInner } from '../codecs/codec';
-import { rowSerializer } from './serializer';
+import { rowSerializer, type RowSerializer } from './serializer';
 import { readKey, type ColumnReader, type SourceRow } from './source-row';
 
 /** One bucket a row belongs to, with the row as it is sent to clients. */
@@ -22,6 +22,12 @@ interface QueryPlan {
   /** `${bucket}["`: with one parameter, the bucket id is this, the key (escaped unless plainKeys) and `"]`. */
   prefix: string;
   parameterCount: number;
+  /**
+   * With one binding whose codec escapes its text as is (quoteInner), and whose column is synced:
+   * the column's index in the data. When the key is the text itself, the bucket id and the data
+   * share one escape of it. -1 otherwise.
+   */
+  shared: number;
   bindings: Array<ColumnReader & { param: number }>;
   constants: Array<ColumnReader & { keys: ReadonlySet<string> }>;
 }
@@ -34,7 +40,7 @@ interface TablePlan {
   extras: { names: string[] };
   /** Client tables fed by this source table; `serializers` is parallel to it. */
   clientTables: string[];
-  serializers: Array<(row: SourceRow) => string>;
+  serializers: RowSerializer[];
   queries: QueryPlan[];
 }
 
@@ -94,6 +100,7 @@ function queryPlan(bucket: BucketIR, query: DataQueryIR, output: number): QueryP
     clientTable: query.clientTable,
     bucket: bucket.name,
     prefix: `${bucket.name}["`,
+    shared: query.bindings.length === 1 && query.bindings[0]!.codec.inner === quoteInner ? query.columns.indexOf(query.bindings[0]!.column) : -1,
     parameterCount: bucket.parameters.length,
     bindings: query.bindings.map((b) => ({ name: b.column.name, codec: b.codec, param: b.param })),
     constants: query.constants.map((c) => ({ name: c.column.name, codec: c.codec, keys: new Set(c.keys) })),
@@ -125,6 +132,15 @@ function evaluate(plan: TablePlan, table: string, row: SourceRow): EvaluatedRow[
 /** The common case of a table read by one query: the same steps in the same order, without the bookkeeping. */
 function evaluateOne(plan: TablePlan, query: QueryPlan, table: string, row: SourceRow): EvaluatedRow[] {
   if (!matchesConstants(query, table, row)) return [];
+  if (query.shared >= 0) {
+    const binding = query.bindings[0]!;
+    const key = readKey(row, table, binding);
+    if (key === null) return [];
+    const inner = quoteInner(key);
+    const rowId = plan.rowId(row);
+    const data = key === row[binding.name] ? plan.serializers[0]!(row, query.shared, inner) : plan.serializers[0]!(row);
+    return [{ bucket: query.prefix + inner + '"]', table: query.clientTable, rowId, data }];
+  }
   const bucket = bucketId(query, table, row);
   if (bucket === undefined) return [];
   return [{ bucket, table: query.clientTable, rowId: plan.rowId(row), data: plan.serializers[0]!(row) }];

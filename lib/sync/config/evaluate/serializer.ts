@@ -11,7 +11,13 @@ import { missingValue, withColumn, type SourceRow } from './source-row';
  * concatenations, and the rope V8 makes of the result has half the pieces it would otherwise:
  * fewer allocations here, and less work where the string gets flattened (the COPY writer).
  */
-export function rowSerializer(table: string, columns: readonly ColumnInfo[], extraColumns?: { names: readonly string[] }): (row: SourceRow) => string {
+export type RowSerializer = (row: SourceRow, given?: number, givenInner?: string) => string;
+
+/**
+ * Builds the serializer of one client table's columns. `given`/`givenInner`: the caller already
+ * has column `given`'s inner() text (the evaluator escaped it for the bucket id), so it is reused.
+ */
+export function rowSerializer(table: string, columns: readonly ColumnInfo[], extraColumns?: { names: readonly string[] }): RowSerializer {
   const count = columns.length;
   const names = columns.map((c) => c.name);
   const codecs = columns.map((c) => c.type.codec!);
@@ -25,7 +31,7 @@ export function rowSerializer(table: string, columns: readonly ColumnInfo[], ext
     const key = `${i === 0 ? '{' : ','}${JSON.stringify(names[i])}:`;
     for (const close of ['', '"']) glue.push(close + key + (quoted[i] ? '"' : ''), `${close}${key}null`);
   }
-  return (row) => {
+  return (row, given = -1, givenInner = '') => {
     let out = '';
     let open = 0;
     let i = 0;
@@ -38,7 +44,7 @@ export function rowSerializer(table: string, columns: readonly ColumnInfo[], ext
         } else if (text === undefined) {
           throw missingValue(table, names[i]!);
         } else {
-          out = out + glue[4 * i + 2 * open]! + inner[i]!(text);
+          out = out + glue[4 * i + 2 * open]! + (i === given ? givenInner : inner[i]!(text));
           open = quoted[i]! ? 1 : 0;
         }
       }
