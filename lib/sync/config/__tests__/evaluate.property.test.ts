@@ -1,4 +1,4 @@
-import { bigint, boolean, customType, date, doublePrecision, integer, jsonb, numeric, pgEnum, pgTable, primaryKey, text, time, timestamp, uuid } from 'drizzle-orm/pg-core';
+import { bigint, boolean, char, customType, date, doublePrecision, integer, jsonb, numeric, pgEnum, pgTable, primaryKey, text, time, timestamp, uuid } from 'drizzle-orm/pg-core';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import rulesConfig from '@/sync.config';
@@ -219,6 +219,27 @@ describe('evaluateRow fast path = plain reference', () => {
         expect(withExtras.evaluateRow('pairs', row)).toEqual(referenceEvaluate(ir, 'pairs', row, extras));
       }),
       { numRuns: 300 },
+    );
+  }, 60_000);
+
+  it('on tables read by one query, binding a text column, or a char(n) column whose key drops trailing spaces', () => {
+    const labels = pgTable('labels', { code: char('code', { length: 4 }).primaryKey(), note: text('note') });
+    const memos = pgTable('memos', { id: uuid('id').primaryKey(), owner: text('owner'), note: text('note') });
+    const single = defineSyncRules({
+      buckets: {
+        byCode: bucket({ parameters: fromToken({ code: token.claim('code') }), data: ({ code }) => [from(labels).where(eq(labels.code, code))] }),
+        byOwner: bucket({ parameters: fromToken({ owner: token.sub }), data: ({ owner }) => [from(memos).select(memos.note, memos.owner).where(eq(memos.owner, owner))] }),
+      },
+    });
+    const fast = compileSyncRules(single);
+    const reference = irOf(single);
+    const padded = fc.tuple(anyText, fc.constantFrom('', ' ', '  ')).map(([t, pad]) => t + pad);
+    fc.assert(
+      fc.property(padded, nullable(anyText), fc.uuid(), nullable(padded), (code, note, id, owner) => {
+        expect(fast.evaluateRow('labels', { code, note })).toEqual(referenceEvaluate(reference, 'labels', { code, note }));
+        expect(fast.evaluateRow('memos', { id, owner, note })).toEqual(referenceEvaluate(reference, 'memos', { id, owner, note }));
+      }),
+      { numRuns: 500 },
     );
   }, 60_000);
 
