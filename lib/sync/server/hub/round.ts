@@ -24,6 +24,12 @@ export interface RoundData {
   writeCheckpoints: ReadonlyMap<string, number>;
   /** First data pages already being read, by pageKey(bucket, after): every stream sending from there shares it. */
   pages: ReadonlyMap<string, Promise<EncodedPage>>;
+  /**
+   * Whole outputs of the checkpoint (diff line, data, completion lines) as one chunk, for streams
+   * whose clients get exactly the same lines: built by the first such stream, written as the same
+   * bytes by all of them. Keyed by the stream (see StreamSession); undefined when not shareable.
+   */
+  outputs: Map<string, Promise<Uint8Array | undefined>>;
 }
 
 /** The key of RoundData.pages. */
@@ -92,7 +98,7 @@ export async function runRound(
     const missing = [...gained].filter((bucket) => !states.has(bucket));
     if (missing.length > 0) for (const [bucket, state] of await bucketStatesAt(pool, rulesId, [], checkpointOpId, sinceOpId, missing)) states.set(bucket, state);
 
-    const round: RoundData = { checkpoint: { opId: checkpointOpId, lsn: writeCheckpoints.lsn }, round: roundNumber, states, writeCheckpoints: writeCheckpoints.ids, pages };
+    const round: RoundData = { checkpoint: { opId: checkpointOpId, lsn: writeCheckpoints.lsn }, round: roundNumber, states, writeCheckpoints: writeCheckpoints.ids, pages, outputs: new Map() };
     return participants.filter((p) => !p.accept(round));
   } catch (error: unknown) {
     for (const p of participants) p.abandon();

@@ -68,9 +68,9 @@ export class StreamSession implements HubSubscriber {
   private lookupValues = new Map<string, LookupValues>();
   /** Prepared by regrant during a round, kept by accept. */
   private regranted: { grants: BucketGrant[]; lookups: Map<string, LookupValues> } | undefined;
-  /** A plan a round handed over, sent on the next turn of the loop, with the pages it read ahead. */
+  /** A plan a round handed over, sent on the next turn of the loop, with the round (its pages read ahead, its shared outputs). */
   private offered: CheckpointPlan | undefined;
-  private offeredPages: ReadonlyMap<string, Promise<EncodedPage>> | undefined;
+  private offeredRound: RoundData | undefined;
 
   constructor(private readonly input: StreamSessionInput) {
     this.hub = input.hub;
@@ -159,7 +159,7 @@ export class StreamSession implements HubSubscriber {
     if (regranted) this.lookupValues = regranted.lookups;
     if (plan.changed) {
       this.offered = plan;
-      this.offeredPages = round.pages;
+      this.offeredRound = round;
       this.wake();
     } else {
       this.state = plan.next;
@@ -231,12 +231,12 @@ export class StreamSession implements HubSubscriber {
           if (valid) for (const { name, after } of this.input.request.buckets) positions.set(name, Number(after));
         }
         let plan = this.offered;
-        const pages = this.offeredPages;
-        this.offered = this.offeredPages = undefined;
+        const round = this.offeredRound;
+        this.offered = this.offeredRound = undefined;
         if (!plan && this.rules && (this.state === null || this.hub.settledOpId() > this.state.lastOpId || this.hub.settledRound() !== this.seenRound)) plan = await this.plan(this.rules, positions);
         if (this.closed) return;
         if (plan) {
-          const sent = plan.changed ? yield* this.send(this.rules!, plan, this.state === null, pages) : true;
+          const sent = plan.changed ? yield* this.send(this.rules!, plan, this.state === null, round) : true;
           if (sent) this.state = plan.next;
           continue;
         }
@@ -280,10 +280,20 @@ export class StreamSession implements HubSubscriber {
    * one write instead of five. Returns false when cut short (closed, or the token expired): the
    * client then has part of the checkpoint, which it never applies without checkpoint_complete.
    */
-  private async *send(rules: ActiveRules, plan: CheckpointPlan, initial: boolean, pages?: ReadonlyMap<string, Promise<EncodedPage>>): AsyncGenerator<Uint8Array, boolean, undefined> {
+  private async *send(rules: ActiveRules, plan: CheckpointPlan, initial: boolean, round?: RoundData): AsyncGenerator<Uint8Array, boolean, undefined> {
     const { lastOpId, writeCheckpoint } = plan.next;
+    const head = initial ? encode.checkpointLine(lastOpId, writeCheckpoint, rules.tag, plan.buckets) : encode.checkpointDiffLine(lastOpId, writeCheckpoint, plan.buckets, plan.removed);
+    if (round && !initial) {
+      const shared = await sharedOutput(head, plan, round);
+      if (this.closed) return false;
+      if (shared) {
+        yield shared;
+        return true;
+      }
+    }
+    const pages = round?.pages;
     const out = new LineChunks(FLUSH_BYTES);
-    out.text(initial ? encode.checkpointLine(lastOpId, writeCheckpoint, rules.tag, plan.buckets) : encode.checkpointDiffLine(lastOpId, writeCheckpoint, plan.buckets, plan.removed));
+    out.text(head);
     for (const [i, group] of plan.groups.entries()) {
       for (const { bucket, after } of group.sends) {
         const held = plan.next.buckets.get(bucket)!;
@@ -331,6 +341,45 @@ export class StreamSession implements HubSubscriber {
       }
     }
   }
+}
+
+/**
+ * A round's checkpoint for this plan as one chunk, shared with every stream of the round whose
+ * client gets the same lines (same diff line, same pages from the same positions): the first
+ * stream builds it, the others write the same bytes. Undefined when the data is not entirely in
+ * the round's pages (a bucket with more than a page to send, or one the round did not read).
+ */
+function sharedOutput(head: string, plan: CheckpointPlan, round: RoundData): Promise<Uint8Array | undefined> {
+  let key = head;
+  for (const group of plan.groups) {
+    key += `\u0000${group.priority}`;
+    for (const { bucket, after } of group.sends) {
+      if (!round.pages.has(pageKey(bucket, after))) return Promise.resolve(undefined);
+      key += `\u0001${bucket}\u0001${after}`;
+    }
+  }
+  let output = round.outputs.get(key);
+  if (!output) {
+    output = buildOutput(head, plan, round.pages);
+    round.outputs.set(key, output);
+  }
+  return output;
+}
+
+async function buildOutput(head: string, plan: CheckpointPlan, pages: ReadonlyMap<string, Promise<EncodedPage>>): Promise<Uint8Array | undefined> {
+  const { lastOpId } = plan.next;
+  const out = new LineChunks(Infinity);
+  out.text(head);
+  for (const [i, group] of plan.groups.entries()) {
+    for (const { bucket, after } of group.sends) {
+      const page = await pages.get(pageKey(bucket, after))!;
+      if (page.hasMore) return undefined;
+      if (page.count > 0) out.bytes(page.line);
+    }
+    if (i < plan.groups.length - 1) out.text(encode.partialCheckpointCompleteLine(lastOpId, group.priority));
+  }
+  out.text(encode.checkpointCompleteLine(lastOpId));
+  return out.take();
 }
 
 function utf8(lines: string): Uint8Array {
