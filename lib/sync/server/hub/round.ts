@@ -79,22 +79,30 @@ export async function runRound(
       for (const [bucket] of p.heldBuckets()) held.add(bucket);
       clients.set(clientKey(p.userId, p.clientId), { userId: p.userId, clientId: p.clientId });
     }
-    const [changed, states, writeCheckpoints] = await Promise.all([
-      lookupsChangedSince(pool, rulesId, known),
-      bucketStatesAt(pool, rulesId, [...held], checkpointOpId, sinceOpId, []),
-      writeCheckpointsAt(pool, rulesId, checkpointOpId, [...clients.values()]),
-    ]);
-    // The data streams will ask for first: read it while they plan.
-    const pages = new Map<string, Promise<EncodedPage>>();
-    for (const p of participants) {
-      for (const [bucket, position] of p.heldBuckets()) {
-        const state = states.get(bucket);
-        const key = pageKey(bucket, position);
-        if (!state || state.lastOpId <= position || pages.has(key) || pages.size >= MAX_PREFETCH) continue;
-        pages.set(key, readPage(bucket, position, checkpointOpId));
+    const statesRead = bucketStatesAt(pool, rulesId, [...held], checkpointOpId, sinceOpId, []);
+    // The data streams will ask for first: read it as soon as the changed buckets are known,
+    // while the other queries finish and the streams plan.
+    const pagesRead = statesRead.then((states) => {
+      const pages = new Map<string, Promise<EncodedPage>>();
+      for (const p of participants) {
+        for (const [bucket, position] of p.heldBuckets()) {
+          const state = states.get(bucket);
+          const key = pageKey(bucket, position);
+          if (!state || state.lastOpId <= position || pages.has(key) || pages.size >= MAX_PREFETCH) continue;
+          pages.set(key, readPage(bucket, position, checkpointOpId));
+        }
       }
-    }
-    const gained = new Set((await Promise.all(participants.map((p) => p.regrant(changed)))).flat());
+      return pages;
+    });
+    const [changed, states, writeCheckpoints, pages] = await Promise.all([
+      lookupsChangedSince(pool, rulesId, known),
+      statesRead,
+      writeCheckpointsAt(pool, rulesId, checkpointOpId, [...clients.values()]),
+      pagesRead,
+    ]);
+    let gained = new Set<string>();
+    if (changed.size > 0) gained = new Set((await Promise.all(participants.map((p) => p.regrant(changed)))).flat());
+    else for (const p of participants) p.abandon();
     const missing = [...gained].filter((bucket) => !states.has(bucket));
     if (missing.length > 0) for (const [bucket, state] of await bucketStatesAt(pool, rulesId, [], checkpointOpId, sinceOpId, missing)) states.set(bucket, state);
 
