@@ -90,7 +90,8 @@ function configure(db: WasmSqlDatabase, persistent: boolean): WasmSqlDatabase {
     db.script('PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY;');
     return db;
   }
-  db.script('PRAGMA page_size = 65536; PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY; PRAGMA locking_mode = EXCLUSIVE; PRAGMA synchronous = NORMAL;');
+  // The exclusive lock first: a WAL database read before it would need shared memory.
+  db.script('PRAGMA locking_mode = EXCLUSIVE; PRAGMA page_size = 65536; PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY; PRAGMA synchronous = NORMAL;');
   const mode = db.get<{ journal_mode: string }>('PRAGMA journal_mode = WAL')?.journal_mode;
   if (mode !== 'wal') db.script('PRAGMA journal_mode = PERSIST;');
   return db;
