@@ -24,8 +24,9 @@ import type { SqlDatabase } from '../db/database';
  *   tab changed is applied once (kept an hour).
  * - ls_upload_queue / ls_upload_ops: the upload queue (docs/writes.md#the-client-half): one entry
  *   per local transaction (its uuid, order, state `pending` → `acked` with the write checkpoint
- *   the server returned), and its ops in order. ls_upload_current holds the id of the local
- *   transaction being written (the view triggers read it; empty outside a local transaction).
+ *   the server returned), and its ops in order. ls_upload_current (a TEMP table, writes/triggers.ts)
+ *   holds the id of the local transaction being written (the view triggers read it; empty outside
+ *   a local transaction).
  * - Row data (store, stage, oplog, ls_server_rows) is JSONB; the queue's ops keep JSON text
  *   (storage/data-format.ts converts a database from before in place, without a layout change).
  * - ls_server_rows: the server's copy of each row written locally since the last checkpoint was
@@ -73,7 +74,7 @@ CREATE TABLE IF NOT EXISTS ls_upload_ops (
   data TEXT
 );
 CREATE INDEX IF NOT EXISTS ls_upload_ops_tx ON ls_upload_ops (tx_id);
-CREATE TABLE IF NOT EXISTS ls_upload_current (tx_id TEXT NOT NULL);
+CREATE TEMP TABLE IF NOT EXISTS ls_upload_current (tx_id TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS ls_server_rows (tbl TEXT NOT NULL, row_id TEXT NOT NULL, data TEXT, PRIMARY KEY (tbl, row_id)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS ls_rejected (
   tx_id TEXT PRIMARY KEY NOT NULL,

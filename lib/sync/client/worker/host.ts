@@ -6,12 +6,12 @@ import { openBrowserDatabase } from '../db/open-browser';
 import { serializeError } from '../errors';
 import { consoleLogger } from '../log';
 import { fetchSyncToken } from '../sync/token';
-import type { CallMessage, UploadAnswer, WorkerInit, WorkerReply } from './messages';
+import type { CallMessage, OnlineNotice, UploadAnswer, WorkerInit, WorkerReply } from './messages';
 
 /** The parts of a dedicated worker's global scope the host uses. */
 export interface WorkerScope {
   postMessage(message: WorkerReply): void;
-  addEventListener(type: 'message', listener: (event: MessageEvent<WorkerInit | CallMessage | UploadAnswer>) => void): void;
+  addEventListener(type: 'message', listener: (event: MessageEvent<WorkerInit | CallMessage | UploadAnswer | OnlineNotice>) => void): void;
 }
 
 /** Writes made for another tab are remembered this long, so a retry after a leader change is not applied twice. */
@@ -52,6 +52,12 @@ export function serveDatabaseWorker(scope: WorkerScope): void {
       uploads.delete(message.id);
       return;
     }
+    if (message.kind === 'online') {
+      // A worker does not always hear 'online' itself (e.g. network emulation): the tab tells it.
+      core?.engine.reconnect();
+      core?.uploads.poke();
+      return;
+    }
     if (message.kind === 'init') {
       void start(message, message.upload ? upload : undefined, (rejected) => scope.postMessage({ kind: 'rejected', rejected })).then(
         (opened) => {
@@ -61,7 +67,10 @@ export function serveDatabaseWorker(scope: WorkerScope): void {
           opened.onTablesChanged((tables) => scope.postMessage({ kind: 'tables', tables }));
           opened.start();
           // Back online: connect now instead of waiting out the backoff.
-          (globalThis as { addEventListener?: (type: string, listener: () => void) => void }).addEventListener?.('online', () => opened.engine.reconnect());
+          (globalThis as { addEventListener?: (type: string, listener: () => void) => void }).addEventListener?.('online', () => {
+            opened.engine.reconnect();
+            opened.uploads.poke();
+          });
           scope.postMessage({ kind: 'ready', status: opened.status });
           for (const call of waiting.splice(0)) answer(call);
         },
@@ -103,6 +112,10 @@ function dispatch(core: SyncCore, _client: LocalSyncClient, call: CallMessage): 
   }
 }
 
+/** Expired request keys are swept at most this often (a scan of ls_requests, not on every write). */
+const REQUEST_SWEEP_MS = 60 * 1000;
+let lastSweep = 0;
+
 /** A write, applied once per key: the result is stored in the same transaction as the write. */
 function writeOnce(core: SyncCore, key: string | undefined, write: () => ExecuteResult): ExecuteResult {
   if (key === undefined) return write();
@@ -113,7 +126,10 @@ function writeOnce(core: SyncCore, key: string | undefined, write: () => Execute
     const result = write();
     const now = Date.now();
     db.run('INSERT INTO ls_requests (key, result, at) VALUES (?, ?, ?)', [key, JSON.stringify(result), now]);
-    db.run('DELETE FROM ls_requests WHERE at < ?', [now - REQUEST_MEMORY_MS]);
+    if (now - lastSweep >= REQUEST_SWEEP_MS) {
+      db.run('DELETE FROM ls_requests WHERE at < ?', [now - REQUEST_MEMORY_MS]);
+      lastSweep = now;
+    }
     return result;
   });
 }

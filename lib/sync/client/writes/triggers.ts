@@ -15,7 +15,9 @@ export function triggerNames(table: string): string[] {
 }
 
 /**
- * INSTEAD OF triggers that make a client table's view writable. A write through the view
+ * INSTEAD OF triggers that make a client table's view writable. They are TEMP triggers (on the
+ * main schema's views), made again each time the database is opened: they can then read the TEMP
+ * table ls_upload_current, so marking a local transaction writes no page of the database file. A write through the view
  * (an app's INSERT/UPDATE/DELETE, or Drizzle's) changes the row in the store table, remembers
  * the server's copy of the row (first local write since the last checkpoint only), marks the row
  * for the next checkpoint to recompute, and appends the op to the local transaction's entry in
@@ -23,7 +25,7 @@ export function triggerNames(table: string): string[] {
  * every write: a write outside it is refused, so no change ever misses the queue.
  */
 export function writeTriggersSql(table: ClientTable): string[] {
-  const view = quoteIdent(table.name);
+  const view = `main.${quoteIdent(table.name)}`;
   const store = quoteIdent(table.storeTable);
   const name = literal(table.name);
   const columns = table.columns.filter((c) => c.name !== 'id');
@@ -41,7 +43,7 @@ export function writeTriggersSql(table: ClientTable): string[] {
   const patch = columns.length === 0 ? "'{}'" : `(SELECT json_group_object(k, v) FROM (${changed}))`;
 
   return [
-    `CREATE TRIGGER ${insertName} INSTEAD OF INSERT ON ${view} BEGIN
+    `CREATE TEMP TRIGGER ${insertName} INSTEAD OF INSERT ON ${view} BEGIN
   ${guard}
   SELECT RAISE(ABORT, ${literal(`Lockstep: a row of ${table.name} needs an id (make one on the client, e.g. crypto.randomUUID())`)}) WHERE NEW.id IS NULL;
   ${rememberServer('NEW.id')}
@@ -49,7 +51,7 @@ export function writeTriggersSql(table: ClientTable): string[] {
   ${touch('NEW.id')}
   INSERT INTO ls_upload_ops (tx_id, op, tbl, row_id, data) VALUES (${currentTx}, 'PUT', ${name}, NEW.id, ${fullRow});
 END`,
-    `CREATE TRIGGER ${updateName} INSTEAD OF UPDATE ON ${view} BEGIN
+    `CREATE TEMP TRIGGER ${updateName} INSTEAD OF UPDATE ON ${view} BEGIN
   ${guard}
   SELECT RAISE(ABORT, ${literal(`Lockstep: the id of a ${table.name} row cannot change`)}) WHERE NEW.id IS NOT OLD.id;
   ${rememberServer('OLD.id')}
@@ -57,7 +59,7 @@ END`,
   ${touch('OLD.id')}
   INSERT INTO ls_upload_ops (tx_id, op, tbl, row_id, data) SELECT ${currentTx}, 'PATCH', ${name}, OLD.id, p FROM (SELECT ${patch} AS p) WHERE p <> '{}';
 END`,
-    `CREATE TRIGGER ${deleteName} INSTEAD OF DELETE ON ${view} BEGIN
+    `CREATE TEMP TRIGGER ${deleteName} INSTEAD OF DELETE ON ${view} BEGIN
   ${guard}
   ${rememberServer('OLD.id')}
   DELETE FROM ${store} WHERE id = OLD.id;
@@ -67,11 +69,20 @@ END`,
   ];
 }
 
-/** (Re)creates the write triggers of every view; views are recreated on open, which drops them. */
+/**
+ * (Re)creates the write triggers of every view, and the TEMP table of the local transaction being
+ * written. Databases from before keep persistent triggers and a persistent ls_upload_current
+ * (empty whenever no local transaction is open): both are dropped.
+ */
 export function installWriteTriggers(db: SqlDatabase, schema: ClientSchema): void {
+  db.run('CREATE TEMP TABLE IF NOT EXISTS ls_upload_current (tx_id TEXT NOT NULL)');
   db.transaction(() => {
+    db.run('DROP TABLE IF EXISTS main.ls_upload_current');
     for (const table of schema.tables) {
-      for (const trigger of triggerNames(table.name)) db.run(`DROP TRIGGER IF EXISTS ${quoteIdent(trigger)}`);
+      for (const trigger of triggerNames(table.name)) {
+        db.run(`DROP TRIGGER IF EXISTS main.${quoteIdent(trigger)}`);
+        db.run(`DROP TRIGGER IF EXISTS temp.${quoteIdent(trigger)}`);
+      }
       for (const sql of writeTriggersSql(table)) db.run(sql);
     }
   });
