@@ -19,7 +19,7 @@ export default defineConfig({
           include: ['lib/**/*.test.ts', 'scripts/**/*.test.ts'],
           exclude: ['**/*.int.test.ts', 'node_modules/**'],
           environment: 'node',
-          typecheck: { enabled: true, include: ['**/*.test-d.ts'], tsconfig: './tsconfig.json' },
+          typecheck: { enabled: true, include: ['**/*.test-d.ts'], exclude: ['node_modules/**', '.next/**', '.data/**'], tsconfig: './tsconfig.json' },
         },
       },
       {
