@@ -15,7 +15,7 @@ export const UploadLimits = {
   /** Ops in one batch, all transactions together. */
   maxBatchOps: 10_000,
   /** The batch's size as JSON text (UTF-8 bytes). */
-  maxBatchBytes: 4 * 1024 * 1024,
+  maxBatchBytes: 1024 * 1024,
   /** Length of a table name, a row id, a client id. */
   maxNameLength: 256,
 } as const;

@@ -8,7 +8,7 @@ import { ClientErrorCode, deserializeError, SyncClientError, type SerializedErro
 import type { LogLevel } from '../log';
 import type { SyncStatus } from '../status';
 import type { UploadResult } from '@/lib/sync/protocol';
-import type { CallMessage, CallMethod, TabMessage, UploadAnswer, WorkerInit, WorkerReply } from '../worker/messages';
+import type { CallMessage, CallMethod, OnlineNotice, TabMessage, UploadAnswer, WorkerInit, WorkerReply } from '../worker/messages';
 import { spawnDatabaseWorker } from '../worker/spawn';
 
 export interface BrowserSyncClientOptions {
@@ -142,6 +142,7 @@ export class BrowserSyncClient implements SyncClient {
     this.pending.clear();
     this.worker?.terminate();
     this.worker = undefined;
+    globalThis.removeEventListener?.('online', this.onOnline);
     this.releaseLock?.();
     this.channel?.close();
   }
@@ -220,7 +221,11 @@ export class BrowserSyncClient implements SyncClient {
       upload: this.options.upload !== undefined,
     };
     worker.postMessage(init);
+    globalThis.addEventListener?.('online', this.onOnline);
   }
+
+  /** Back online: the worker reconnects and uploads at once instead of waiting out its backoff. */
+  private readonly onOnline = () => this.worker?.postMessage({ kind: 'online' } satisfies OnlineNotice);
 
   private onWorkerMessage(message: WorkerReply): void {
     switch (message.kind) {

@@ -29,6 +29,11 @@ export interface WorkerInit {
   upload: boolean;
 }
 
+/** The leader tab saw the network come back: reconnect and upload now, skipping backoff waits. */
+export interface OnlineNotice {
+  kind: 'online';
+}
+
 /** The leader tab's answer to an `upload` request of the worker. */
 export interface UploadAnswer {
   kind: 'uploaded';
