@@ -25,7 +25,7 @@ const VFS_DIRECTORY = '.lockstep-sahpool';
  */
 export async function openBrowserDatabase(options: { sqliteBase: string; dbName: string; storage: 'opfs' | 'memory'; log: ClientLogger }): Promise<OpenedBrowserDatabase> {
   const sqlite3 = await loadSqlite(options.sqliteBase);
-  const memory = (warning: string | null): OpenedBrowserDatabase => ({ db: configure(new WasmSqlDatabase(sqlite3, new sqlite3.oo1.DB(':memory:', 'c')), false), storage: 'memory', warning });
+  const memory = (warning: string | null): OpenedBrowserDatabase => ({ db: configure(new WasmSqlDatabase(sqlite3, new sqlite3.oo1.DB(':memory:', 'c')), false, options.log), storage: 'memory', warning });
   if (options.storage === 'memory') return memory(null);
   const unsupported = opfsUnsupported();
   if (unsupported) {
@@ -41,7 +41,7 @@ export async function openBrowserDatabase(options: { sqliteBase: string; dbName:
       // (another user's database on this browser profile) so opening it never fails.
       await pool.reserveMinimumCapacity(Number(pool.getFileCount()) + 4);
       const db = new pool.OpfsSAHPoolDb(`/${options.dbName}.sqlite3`);
-      return { db: configure(new WasmSqlDatabase(sqlite3, db), true), storage: 'opfs-sahpool', warning: null };
+      return { db: configure(new WasmSqlDatabase(sqlite3, db), true, options.log), storage: 'opfs-sahpool', warning: null };
     } catch (error: unknown) {
       const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
       if (Date.now() > deadline) {
@@ -85,7 +85,7 @@ function opfsUnsupported(): string | null {
  * database's consistency. That is the durability IndexedDB gives by default in Chromium
  * ('relaxed'). Should the VFS refuse WAL, the journal stays a persistent rollback journal.
  */
-function configure(db: WasmSqlDatabase, persistent: boolean): WasmSqlDatabase {
+function configure(db: WasmSqlDatabase, persistent: boolean, log: ClientLogger): WasmSqlDatabase {
   if (!persistent) {
     db.script('PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY;');
     return db;
@@ -93,6 +93,37 @@ function configure(db: WasmSqlDatabase, persistent: boolean): WasmSqlDatabase {
   // The exclusive lock first: a WAL database read before it would need shared memory.
   db.script('PRAGMA locking_mode = EXCLUSIVE; PRAGMA page_size = 65536; PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY; PRAGMA synchronous = NORMAL;');
   const mode = db.get<{ journal_mode: string }>('PRAGMA journal_mode = WAL')?.journal_mode;
-  if (mode !== 'wal') db.script('PRAGMA journal_mode = PERSIST;');
+  if (mode !== 'wal') {
+    db.script('PRAGMA journal_mode = PERSIST;');
+    return db;
+  }
+  checkpointWhenIdle(db, log);
   return db;
+}
+
+/** Quiet time after the last commit before the WAL is checkpointed. */
+const CHECKPOINT_IDLE_MS = 500;
+
+/**
+ * SQLite checkpoints the WAL itself once it holds 1,000 pages, in the commit that crosses that:
+ * with 64 KiB pages that copy (and its syncs) took ~160 ms, inside one local write every ~100
+ * writes. The checkpoint is run instead once commits pause for CHECKPOINT_IDLE_MS, so a burst of
+ * writes never waits for it; the automatic one stays as the bound for writes that never pause.
+ */
+function checkpointWhenIdle(db: WasmSqlDatabase, log: ClientLogger): void {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const checkpoint = () => {
+    timer = undefined;
+    if (!db.isOpen) return;
+    try {
+      db.get('PRAGMA wal_checkpoint(PASSIVE)');
+    } catch (error: unknown) {
+      // Nothing is lost: the WAL keeps every commit, and the automatic checkpoint remains.
+      log.warn('WAL checkpoint failed; SQLite checkpoints on its own later', { error: error instanceof Error ? error.message : String(error) });
+    }
+  };
+  db.onCommit = () => {
+    if (timer !== undefined) clearTimeout(timer);
+    timer = setTimeout(checkpoint, CHECKPOINT_IDLE_MS);
+  };
 }

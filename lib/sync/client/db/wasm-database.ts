@@ -20,11 +20,18 @@ export class WasmSqlDatabase implements SqlDatabase {
   private readonly statements = new Map<string, PreparedStatement>();
   private readonly accessCache = new Map<string, StatementAccess>();
   private depth = 0;
+  /** Called after each transaction() committed (the browser schedules its WAL checkpoints with it). */
+  onCommit: (() => void) | undefined;
 
   constructor(
     private readonly sqlite3: Sqlite3Static,
     private readonly db: Database,
   ) {}
+
+  /** False once close() ran. */
+  get isOpen(): boolean {
+    return this.db.isOpen();
+  }
 
   get inTransaction(): boolean {
     return this.depth > 0;
@@ -108,6 +115,7 @@ export class WasmSqlDatabase implements SqlDatabase {
     try {
       const result = fn();
       this.run('COMMIT');
+      this.onCommit?.();
       return result;
     } catch (error: unknown) {
       if (this.sqlite3.capi.sqlite3_get_autocommit(this.db) === 0) this.run('ROLLBACK');
