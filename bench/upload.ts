@@ -166,6 +166,8 @@ async function main(): Promise<void> {
   console.log(`  in Postgres:                 ${range(ours.map((o) => o.uploadedMs))}`);
   console.log(`  confirmed by a checkpoint:   ${range(confirmed)}   (target <= ${ms(TARGET_MS)})`);
   console.log(`  baseline, ${TRANSACTIONS} pg transactions: ${range(baselines)}`);
+  const uploadRatios = ours.map((o, i) => o.uploadedMs / baselines[i]!);
+  console.log(`  ratio in Postgres / baseline: ${Math.min(...uploadRatios).toFixed(2)}–${Math.max(...uploadRatios).toFixed(2)}×`);
   console.log(`  ratio confirmed / baseline:  ${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)}×`);
   if (Math.max(...confirmed) > TARGET_MS) console.log(`  over the target in ${confirmed.filter((c) => c > TARGET_MS).length} run(s)`);
 }
