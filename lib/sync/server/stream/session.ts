@@ -21,6 +21,9 @@ const FLUSH_BYTES = 64 * 1024;
  */
 const LOOKAHEAD = 1;
 
+/** A round's shared output is built only up to this size; a larger checkpoint goes out page by page as usual. */
+const SHARED_OUTPUT_MAX_BYTES = 1024 * 1024;
+
 /**
  * After the token expires, a stream still sending gets this long to reach a page boundary and end
  * (the client must read for that); then it is cut off, so a client that stopped reading cannot
@@ -370,10 +373,12 @@ async function buildOutput(head: string, plan: CheckpointPlan, pages: ReadonlyMa
   const { lastOpId } = plan.next;
   const out = new LineChunks(Infinity);
   out.text(head);
+  let size = head.length;
   for (const [i, group] of plan.groups.entries()) {
     for (const { bucket, after } of group.sends) {
       const page = await pages.get(pageKey(bucket, after))!;
-      if (page.hasMore) return undefined;
+      size += page.line.length;
+      if (page.hasMore || size > SHARED_OUTPUT_MAX_BYTES) return undefined;
       if (page.count > 0) out.bytes(page.line);
     }
     if (i < plan.groups.length - 1) out.text(encode.partialCheckpointCompleteLine(lastOpId, group.priority));
