@@ -19,6 +19,8 @@ export default defineConfig({
           include: ['lib/**/*.test.ts', 'scripts/**/*.test.ts'],
           exclude: ['**/*.int.test.ts', 'node_modules/**'],
           environment: 'node',
+          // Property tests run thousands of cases: seconds alone, more on a busy 2-core machine.
+          testTimeout: 30_000,
           typecheck: { enabled: true, include: ['**/*.test-d.ts'], exclude: ['node_modules/**', '.next/**', '.data/**'], tsconfig: './tsconfig.json' },
         },
       },
