@@ -16,13 +16,17 @@ import pg from 'pg';
 import { withDatabase } from '@/lib/db/postgres/admin';
 import { freePort, startLocalCluster, type LocalCluster } from '@/lib/db/postgres/local-cluster';
 import { secretAuth, signSyncToken } from '@/lib/sync/server';
+import { publishFigures, type Figure } from './report';
 import { initialSync, MarkerClient, type InitialSync } from './stream-clients';
 import { createDatabases, quantile, seed, startReplicator, startServer, stopChild, waitForCatchUp, type Seeded, type ServerChild } from './stream-fixtures';
 
-const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 1_000);
-const ROWS = Number(process.env.BENCH_ROWS ?? 100_000);
-const COMMITS = Number(process.env.BENCH_COMMITS ?? 40);
+const QUICK = process.argv.includes('--quick');
+const CLIENTS = Number(process.env.BENCH_CLIENTS ?? (QUICK ? 200 : 1_000));
+const ROWS = Number(process.env.BENCH_ROWS ?? (QUICK ? 20_000 : 100_000));
+const COMMITS = Number(process.env.BENCH_COMMITS ?? (QUICK ? 20 : 40));
 const report: Array<{ what: string; value: string }> = [];
+/** The same figures for npm run bench (bench/report.ts). */
+const figures: Figure[] = [];
 const fmt = (n: number) => Math.round(n).toLocaleString('en');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -68,6 +72,16 @@ async function throughput(port: number, storageUrl: string, rulesId: number, see
     { what: '  its speed as a fraction of the baseline run just before it, run by run', value: ratio(framed) },
     { what: '  the same, every line JSON.parse-d by the client as a real client does (best / median of 3)', value: `${rate(p.best)} / ${rate(p.median)}` },
   );
+  const opsPerSecond = (r: Sync) => r.ops / (r.ms / 1000);
+  figures.push({
+    scenario: 3,
+    case: `initial sync of a ${fmt(ROWS)}-row bucket out of the sync route (framed, best of 3)`,
+    ours: `${fmt(opsPerSecond(f.best))} ops/s (median ${fmt(opsPerSecond(f.median))}); parsed by the client ${fmt(opsPerSecond(p.best))} ops/s`,
+    baseline: `plain SELECT of the same ops: ${fmt(count / (bestBaseline / 1000))} ops/s`,
+    ratio: `${(opsPerSecond(f.best) / (count / (bestBaseline / 1000))).toFixed(2)}× (run by run ${ratio(framed)})`,
+    target: '>= 200k ops/s',
+    met: opsPerSecond(f.best) >= 200_000,
+  });
 }
 
 async function connectClients(server: ServerChild, seeded: Seeded, token: (sub: string) => Promise<string>): Promise<MarkerClient[]> {
@@ -93,6 +107,15 @@ async function connectClients(server: ServerChild, seeded: Seeded, token: (sub: 
     { what: 'server memory per idle stream: JS heap + external (after GC)', value: `${(heap / 1024).toFixed(1)} KB` },
     { what: 'server memory per idle stream: RSS (includes sockets, allocator slack)', value: `${(rss / 1024).toFixed(1)} KB` },
   );
+  figures.push({
+    scenario: 5,
+    case: `server memory per idle stream, ${fmt(CLIENTS)} connected`,
+    ours: `${(heap / 1024).toFixed(1)} KB heap + external, ${(rss / 1024).toFixed(1)} KB RSS; RSS ${(after.rss / 2 ** 20).toFixed(0)} MB in all`,
+    baseline: '-',
+    ratio: '-',
+    target: '<= 50 KB per connection',
+    met: heap <= 50 * 1024,
+  });
   return clients;
 }
 
@@ -160,6 +183,18 @@ async function latency(appUrl: string, storageUrl: string, clients: MarkerClient
     row('  for reference: commit to checkpoint NOTIFY from bucket storage (replicator)', notified),
     { what: 'lines missing / delivered to the wrong client', value: `${missing} / ${leaked}` },
   );
+  const q = (samples: number[], p: number) => quantile(samples, p).toFixed(1);
+  for (const [what, samples] of [[`a row all ${fmt(clients.length)} clients receive`, fan], [`a row of one user, ${fmt(clients.length)} clients connected`, solo]] as const) {
+    figures.push({
+      scenario: 4,
+      case: `commit in Postgres → line at the client, ${what}`,
+      ours: `p50 ${q(samples, 0.5)} ms, p95 ${q(samples, 0.95)} ms, p99 ${q(samples, 0.99)} ms`,
+      baseline: `commit → checkpoint NOTIFY from bucket storage: p50 ${q(notified, 0.5)} ms`,
+      ratio: '-',
+      target: 'p50 <= 20 ms, p99 <= 100 ms',
+      met: quantile(samples, 0.5) <= 20 && quantile(samples, 0.99) <= 100 && missing === 0 && leaked === 0,
+    });
+  }
 }
 
 async function main(): Promise<void> {
@@ -201,6 +236,7 @@ async function main(): Promise<void> {
   console.log(`${'measurement'.padEnd(width)}  result`);
   console.log(`${'-'.repeat(width)}  ${'-'.repeat(50)}`);
   for (const r of report) console.log(`${r.what.padEnd(width)}  ${r.value}`);
+  publishFigures('stream', figures);
 }
 
 main().then(
