@@ -165,6 +165,43 @@ async function snapshotScenario(adminUrl: string, figures: Figure[]): Promise<vo
 }
 
 /**
+ * Scenario 1 at the other sizes (snapshotScenario measures SNAPSHOT_ROWS): a fresh database of N
+ * todos, the COPY baseline, then the replicator from start until its first version is active.
+ */
+async function snapshotSizes(adminUrl: string, figures: Figure[]): Promise<void> {
+  for (const size of quick ? [5_000] : [10_000, 1_000_000]) {
+    const db = await freshDatabases(adminUrl, `snapshot_${size}`);
+    const app = new pg.Pool({ connectionString: db.app });
+    const storage = new pg.Pool({ connectionString: db.storage });
+    try {
+      await seedList(app, `snapshot-${size}`, size);
+      await app.query('VACUUM ANALYZE todos');
+      const copyMs = await copyBaseline(db.app);
+      const replicator = new Replicator({ sourceUrl: db.app, storageUrl: db.storage, rules, log: silentLogger, compactEveryMs: 0 });
+      const started = performance.now();
+      const running = replicator.run();
+      await waitFor(async () => (await storage.query("SELECT 1 FROM lockstep.rules_versions WHERE state = 'active'")).rowCount === 1);
+      const ms = performance.now() - started;
+      await replicator.stop();
+      await running;
+      const rate = Math.round(size / (ms / 1000)).toLocaleString('en');
+      figures.push({ scenario: 1, case: `${size.toLocaleString('en')} todos into bucket storage`, ours: `${ms.toFixed(0)} ms (${rate} rows/s)`, baseline: `COPY TO STDOUT ${copyMs.toFixed(0)} ms`, ratio: `${(ms / copyMs).toFixed(1)}× of COPY`, target: '- (100k rows <= 2,000 ms)', met: null });
+    } finally {
+      await app.end();
+      await storage.end();
+      const admin = new pg.Client({ connectionString: adminUrl });
+      await admin.connect();
+      for (const url of [db.app, db.storage]) {
+        const name = new URL(url).pathname.slice(1);
+        await admin.query('SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = $1', [name]);
+        await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      }
+      await admin.end();
+    }
+  }
+}
+
+/**
  * Rounds of three transactions: 1,000 inserts, 500 updates, and 250 deletes of rows just
  * inserted; cheap statements, so that the writer takes as little of the machine as it can.
  */
@@ -265,6 +302,7 @@ export async function benchReplicator(): Promise<Figure[]> {
   const figures: Figure[] = [];
   await withServer(async (adminUrl) => {
     await snapshotScenario(adminUrl, figures);
+    await snapshotSizes(adminUrl, figures);
     await latencyScenario(adminUrl, figures);
   });
   return figures;
