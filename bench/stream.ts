@@ -1,14 +1,16 @@
 /**
- * Sync stream benchmark: `npx tsx bench/stream.ts` (BENCH_CLIENTS, BENCH_ROWS, BENCH_COMMITS to
- * resize; BENCH_DURABILITY=test turns fsync off).
+ * Sync stream benchmark: `npx tsx bench/stream.ts [--quick]` (BENCH_CLIENTS, a list of client
+ * counts to step through, default 1,100,1000,5000; BENCH_ROWS, BENCH_COMMITS to resize;
+ * BENCH_DURABILITY=test turns fsync off).
  *
  * Runs the whole path: Postgres (DATABASE_URL's server, or a local cluster started for the run),
  * the replicator (workers/replicator.ts) and the sync endpoint (bench/stream-server.ts) each in a
  * process of its own, and raw HTTP clients in this one. Measures
  *  1. initial sync of a bucket of BENCH_ROWS rows, read and parsed by one client, in ops/s, with a
  *     same-run baseline: the same ops read by one plain SELECT over node-postgres;
- *  2. with BENCH_CLIENTS clients connected: memory of the server per idle stream, and commit to
- *     line received, for a row every client receives (fan-out) and for a row of one user only.
+ *  2. at each step of BENCH_CLIENTS connected clients: memory of the server per idle stream (from
+ *     100 clients up), and commit to line received, for a row every client receives (fan-out) and
+ *     for a row of one user only.
  */
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
@@ -21,7 +23,9 @@ import { initialSync, MarkerClient, type InitialSync } from './stream-clients';
 import { createDatabases, quantile, seed, startReplicator, startServer, stopChild, waitForCatchUp, type Seeded, type ServerChild } from './stream-fixtures';
 
 const QUICK = process.argv.includes('--quick');
-const CLIENTS = Number(process.env.BENCH_CLIENTS ?? (QUICK ? 200 : 1_000));
+/** Connected clients, stepped up: latency is measured at each step, memory from 100 up. */
+const STEPS = (process.env.BENCH_CLIENTS ?? (QUICK ? '1,50,200' : '1,100,1000,5000')).split(',').map(Number);
+const CLIENTS = Math.max(...STEPS);
 const ROWS = Number(process.env.BENCH_ROWS ?? (QUICK ? 20_000 : 100_000));
 const COMMITS = Number(process.env.BENCH_COMMITS ?? (QUICK ? 20 : 40));
 const report: Array<{ what: string; value: string }> = [];
@@ -84,13 +88,13 @@ async function throughput(port: number, storageUrl: string, rulesId: number, see
   });
 }
 
-async function connectClients(server: ServerChild, seeded: Seeded, token: (sub: string) => Promise<string>): Promise<MarkerClient[]> {
-  const before = await server.memory();
-  const clients: MarkerClient[] = [];
+/** Connects clients until `target` are connected; `before` is the server's memory with none. */
+async function connectUpTo(server: ServerChild, seeded: Seeded, token: (sub: string) => Promise<string>, clients: MarkerClient[], target: number, before: Awaited<ReturnType<ServerChild['memory']>>): Promise<void> {
   const started = performance.now();
+  const from = clients.length;
   // Connect in waves, as clients arrive in practice; each wave completes its first checkpoint.
-  for (let i = 0; i < CLIENTS; i += 100) {
-    const wave = seeded.users.slice(i, i + 100).map(async (user, j) => {
+  for (let i = from; i < target; i += 100) {
+    const wave = seeded.users.slice(i, Math.min(i + 100, target)).map(async (user, j) => {
       const client = new MarkerClient(/(?:fan|solo)-(\d+)-mark/g);
       clients[i + j] = client;
       await client.open(server.port, await token(user.id), `client-${i + j}`);
@@ -100,26 +104,27 @@ async function connectClients(server: ServerChild, seeded: Seeded, token: (sub: 
   const connectMs = performance.now() - started;
   await sleep(2_000);
   const after = await server.memory();
-  const heap = (after.heapUsed + after.external - before.heapUsed - before.external) / CLIENTS;
-  const rss = (after.rss - before.rss) / CLIENTS;
+  const heap = (after.heapUsed + after.external - before.heapUsed - before.external) / target;
+  const rss = (after.rss - before.rss) / target;
   report.push(
-    { what: `${fmt(CLIENTS)} clients connected, each through its first checkpoint`, value: `${fmt(connectMs)} ms; server reports ${after.streams} streams` },
+    { what: `${fmt(target - from)} more clients connected (${fmt(target)} in all), each through its first checkpoint`, value: `${fmt(connectMs)} ms; server reports ${after.streams} streams` },
     { what: 'server memory per idle stream: JS heap + external (after GC)', value: `${(heap / 1024).toFixed(1)} KB` },
     { what: 'server memory per idle stream: RSS (includes sockets, allocator slack)', value: `${(rss / 1024).toFixed(1)} KB` },
   );
+  if (target < 100) return;
   figures.push({
     scenario: 5,
-    case: `server memory per idle stream, ${fmt(CLIENTS)} connected`,
+    case: `server memory per idle stream, ${fmt(target)} connected`,
     ours: `${(heap / 1024).toFixed(1)} KB heap + external, ${(rss / 1024).toFixed(1)} KB RSS; RSS ${(after.rss / 2 ** 20).toFixed(0)} MB in all`,
     baseline: '-',
     ratio: '-',
     target: '<= 50 KB per connection',
     met: heap <= 50 * 1024,
   });
-  return clients;
 }
 
-async function latency(appUrl: string, storageUrl: string, clients: MarkerClient[], seeded: Seeded): Promise<void> {
+/** Commit → line latency with the clients connected now; markers are numbered from `base` (unique across steps). */
+async function latency(appUrl: string, storageUrl: string, clients: MarkerClient[], seeded: Seeded, base: number): Promise<void> {
   const app = new pg.Client({ connectionString: appUrl });
   await app.connect();
   // For reference: when bucket storage announces the checkpoint (the replicator's share of the latency).
@@ -138,8 +143,8 @@ async function latency(appUrl: string, storageUrl: string, clients: MarkerClient
   // process, on the same 2 cores as the server: their CPU is measured over each commit's window.
   let clientCpu = 0;
   for (let n = 0; n < COMMITS; n++) {
-    await app.query("INSERT INTO announcements (title, body) VALUES ($1, 'bench')", [`fan-${n}-mark`]);
-    committedAt.set(n, performance.now());
+    await app.query("INSERT INTO announcements (title, body) VALUES ($1, 'bench')", [`fan-${base + n}-mark`]);
+    committedAt.set(base + n, performance.now());
     const cpu = process.cpuUsage();
     await sleep(250);
     const used = process.cpuUsage(cpu);
@@ -161,8 +166,8 @@ async function latency(appUrl: string, storageUrl: string, clients: MarkerClient
   const soloAt = new Map<number, { client: number; at: number }>();
   for (let n = 0; n < COMMITS * 2; n++) {
     const k = (n * 7919) % clients.length;
-    await app.query('INSERT INTO todos (list_id, description) VALUES ($1, $2)', [seeded.users[k]!.list, `solo-${COMMITS + n}-mark`]);
-    soloAt.set(COMMITS + n, { client: k, at: performance.now() });
+    await app.query('INSERT INTO todos (list_id, description) VALUES ($1, $2)', [seeded.users[k]!.list, `solo-${base + COMMITS + n}-mark`]);
+    soloAt.set(base + COMMITS + n, { client: k, at: performance.now() });
     await sleep(100);
   }
   await sleep(2_000);
@@ -172,7 +177,7 @@ async function latency(appUrl: string, storageUrl: string, clients: MarkerClient
     if (seen === undefined) missing++;
     else solo.push(seen - at);
   }
-  const leaked = clients.reduce((sum, c, i) => sum + [...c.seen.keys()].filter((n) => n >= COMMITS && soloAt.get(n)?.client !== i).length, 0);
+  const leaked = clients.reduce((sum, c, i) => sum + [...c.seen.keys()].filter((n) => n >= base + COMMITS && n < base + 3 * COMMITS && soloAt.get(n)?.client !== i).length, 0);
   await app.end();
   await listener.end();
   const row = (what: string, samples: number[]) => ({ what, value: `p50 ${quantile(samples, 0.5).toFixed(1)} ms, p99 ${quantile(samples, 0.99).toFixed(1)} ms, max ${Math.max(...samples).toFixed(1)} ms (${fmt(samples.length)} samples)` });
@@ -213,7 +218,7 @@ async function main(): Promise<void> {
   const env = { DATABASE_URL: dbs.appUrl, SYNC_DATABASE_URL: dbs.storageUrl, SYNC_JWT_SECRET: secret };
   const replicator = startReplicator(env);
   let server: ServerChild | undefined;
-  let clients: MarkerClient[] = [];
+  const clients: MarkerClient[] = [];
   try {
     const settings = await new pg.Pool({ connectionString: dbs.appUrl, max: 1 }).query<{ v: string; f: string }>("SELECT current_setting('server_version') AS v, current_setting('fsync') AS f");
     console.log(`Postgres ${settings.rows[0]!.v}, fsync=${settings.rows[0]!.f}; ${ROWS.toLocaleString('en')} rows, ${CLIENTS} clients, Node ${process.version}\n`);
@@ -223,8 +228,13 @@ async function main(): Promise<void> {
     report.push({ what: `replicator snapshot of ${fmt(ROWS + CLIENTS * 2)} rows (for reference)`, value: `${fmt(performance.now() - seededAt)} ms` });
     server = await startServer(env);
     await throughput(server.port, dbs.storageUrl, rulesId, seeded, token);
-    clients = await connectClients(server, seeded, token);
-    await latency(dbs.appUrl, dbs.storageUrl, clients, seeded);
+    const idle = await server.memory();
+    let base = 0;
+    for (const step of STEPS) {
+      await connectUpTo(server, seeded, token, clients, step, idle);
+      await latency(dbs.appUrl, dbs.storageUrl, clients, seeded, base);
+      base += 3 * COMMITS;
+    }
   } finally {
     for (const client of clients) client?.close();
     await server?.stop();
