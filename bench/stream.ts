@@ -180,7 +180,7 @@ async function latency(appUrl: string, storageUrl: string, clients: MarkerClient
   const leaked = clients.reduce((sum, c, i) => sum + [...c.seen.keys()].filter((n) => n >= base + COMMITS && n < base + 3 * COMMITS && soloAt.get(n)?.client !== i).length, 0);
   await app.end();
   await listener.end();
-  const row = (what: string, samples: number[]) => ({ what, value: `p50 ${quantile(samples, 0.5).toFixed(1)} ms, p99 ${quantile(samples, 0.99).toFixed(1)} ms, max ${Math.max(...samples).toFixed(1)} ms (${fmt(samples.length)} samples)` });
+  const row = (what: string, samples: number[]) => ({ what, value: `p50 ${quantile(samples, 0.5).toFixed(1)} ms, p99 ${quantile(samples, 0.99).toFixed(1)} ms, max ${samples.reduce((m, x) => Math.max(m, x), 0).toFixed(1)} ms (${fmt(samples.length)} samples)` });
   report.push(
     row(`commit to line, a row all ${fmt(clients.length)} clients receive (${COMMITS} commits)`, fan),
     { what: '  the bench clients\' own CPU per fan-out commit (all clients, this process)', value: `${(clientCpu / 1000 / COMMITS).toFixed(1)} ms (${(clientCpu / COMMITS / clients.length).toFixed(1)} µs per client)` },
