@@ -31,7 +31,7 @@ import { chromium } from '@playwright/test';
 import { addChecksums, opChecksum } from '@/lib/sync/protocol';
 import { openNodeDatabase } from '@/lib/sync/client/db/open-node';
 import { createNodeSyncClient } from '@/lib/sync/client/node';
-import { publishFigures, type Figure } from './report';
+import { median, percentile, publishFigures, type Figure } from './report';
 
 const argv = process.argv.slice(2);
 const flag = (name: string, fallback: number) => {
@@ -93,8 +93,6 @@ function withoutData(stream: Buffer): Buffer {
   );
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-const percentile = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.ceil((p / 100) * xs.length) - 1)]!;
 const ms = (x: number) => `${x.toFixed(0)} ms`;
 
 // ── Node ─────────────────────────────────────────────────────────────────────────────────────

@@ -17,7 +17,7 @@ import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import { compileSyncRules, type SourceRow } from '@/lib/sync/config';
 import rulesConfig from '@/sync.config';
-import { publishFigures, ratio, type Figure } from './report';
+import { median, publishFigures, ratio, type Figure } from './report';
 
 const arg = (name: string, fallback: number) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -123,7 +123,6 @@ for (let r = 0; r < ROUNDS; r++) {
   }
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 const m = (x: number) => (x / 1e6).toFixed(2);
 const range = (xs: number[]) => `${m(Math.min(...xs))}–${m(Math.max(...xs))}`;
 

@@ -1,16 +1,11 @@
 /** The checkpoint-latency and compaction parts of the bucket storage benchmark (bench/storage.ts). */
 import { listenCheckpoints, type BatchOp, type BucketStorage } from '@/lib/sync/storage';
-import type { Figure } from './report';
+import { percentile, type Figure } from './report';
 import { QUICK, timed, todoOps, type ReportRow } from './storage-fixtures';
 
 const ITERATIONS = QUICK ? 50 : 200;
 /** Batches of 50k ops making the big bucket: 1M ops (200k with --quick). */
 const BIG_BATCHES = QUICK ? 4 : 20;
-
-function percentile(values: number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-}
 
 const into = (bucket: string, ops: BatchOp[]): BatchOp[] => ops.map((o) => ({ ...o, bucket }));
 const big = QUICK ? '200k' : '1M';

@@ -13,16 +13,13 @@ import pg from 'pg';
 import { withDatabase } from '@/lib/db/postgres/admin';
 import { freePort, startLocalCluster, type LocalCluster } from '@/lib/db/postgres/local-cluster';
 import { BucketStorage, commitSnapshotChunk, migrateStorage, SnapshotChunk } from '@/lib/sync/storage';
-import { publishFigures, type Figure } from './report';
+import { median, publishFigures, type Figure } from './report';
 import { createRawTable, QUICK, rawInsert, timed, todoOps, type ReportRow } from './storage-fixtures';
 import { checkpointLatency, compaction } from './storage-scenarios';
 
 /** Rounds per measurement; the median is reported, since machines running this are often shared. */
 const ROUNDS = QUICK ? 1 : 3;
 
-function median(values: number[]): number {
-  return [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
-}
 
 async function bulk(storage: BucketStorage, pool: pg.Pool, report: ReportRow[], figures: Figure[]): Promise<void> {
   const ops = todoOps(100_000);
