@@ -14,14 +14,11 @@ export {
   bucketStatesAt,
   clientKey,
   lookupsChangedSince,
-  readOpsPage,
   writeCheckpointsAt,
   writeCheckpointsFor,
   type LookupValues,
-  type OpRow,
-  type OpsPage,
-  type PageLimits,
 } from './stream-reads';
+export { readOpsPage, type OpRow, type OpsPage, type PageLimits } from './ops-pages';
 export {
   activateRulesVersion,
   createRulesVersion,
