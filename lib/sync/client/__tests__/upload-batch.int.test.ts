@@ -2,7 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { uploadHandlers } from '@/app/actions/upload-handlers';
-import type { UploadRequest, UploadResult } from '@/lib/sync/protocol';
+import { UploadLimits, type UploadRequest, type UploadResult } from '@/lib/sync/protocol';
 import { streamFixture, type StreamFixture } from '@/lib/sync/server/__tests__/harness';
 import { createUploader, type UploadFn } from '@/lib/sync/server/upload';
 import type { SyncCore } from '../core';
@@ -163,6 +163,22 @@ describe('the upload loop sends the queue in batches', () => {
     expect(rejected.map((r) => [r.transactionId, r.error.code])).toEqual([[poisoned, 'UPLOAD_INVALID_REQUEST']]);
     expect(await pgDescriptions(ids)).toEqual(['h1', 'h2', 'h3', undefined, 'h5', 'h6']);
     expect(client.uploadQueue().map((e) => e.transaction.id)).toEqual(txIds.filter((id) => id !== poisoned));
+    await client.close();
+  });
+
+  it('a transaction larger than the server takes is rejected without being sent; one just under the limit is applied', async () => {
+    const trip = await listId('Weekend trip');
+    // UploadLimits.maxBatchBytes is 1 MiB of JSON for the whole request: one row 8 KiB under it, one just over.
+    const fits = 'f'.repeat(UploadLimits.maxBatchBytes - 8 * 1024);
+    const tooLarge = 'x'.repeat(UploadLimits.maxBatchBytes);
+    const { client, ids, txIds } = await queued('carol', trip, ['before', fits, tooLarge, 'after']);
+    const rejected: RejectedWrite[] = [];
+    const calls = await drain(client, 'carol', { maxTransactions: 10, onRejected: (r) => rejected.push(r) });
+    expect(calls.flatMap((c) => c.ids)).toEqual([txIds[0], txIds[1], txIds[3]]);
+    expect(rejected.map((r) => [r.transactionId, r.error.code])).toEqual([[txIds[2], 'UPLOAD_BATCH_TOO_LARGE']]);
+    expect(rejected[0]!.error.details).toMatchObject({ maxBytes: UploadLimits.maxBatchBytes });
+    expect((await pgDescriptions(ids)).map((d) => d?.length)).toEqual([6, fits.length, undefined, 5]);
+    expect(client.query('SELECT id FROM todos WHERE id = ?', [ids[2]!])).toEqual([]);
     await client.close();
   });
 });

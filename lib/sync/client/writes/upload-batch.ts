@@ -57,7 +57,8 @@ export function countAttempts(db: SqlDatabase, txIds: readonly string[]): void {
 
 const encoder = new TextEncoder();
 
-function utf8Length(text: string): number {
+/** UTF-8 bytes of `text`. */
+export function utf8Length(text: string): number {
   // Plain ASCII (the usual row) is one byte a character; encode only when something is not.
   // eslint-disable-next-line no-control-regex
   return /^[\x00-\x7f]*$/.test(text) ? text.length : encoder.encode(text).length;

@@ -1,11 +1,11 @@
-import type { UploadErrorBody, UploadRequest, UploadResult, UploadTransactionResult } from '@/lib/sync/protocol';
+import { UploadLimits, UploadRejectionCode, type UploadErrorBody, type UploadRequest, type UploadResult, type UploadTransactionResult } from '@/lib/sync/protocol';
 import type { SqlDatabase } from '../db/database';
 import { serializeError, type SerializedError } from '../errors';
 import { silentLogger, type ClientLogger } from '../log';
 import { Backoff, DEFAULT_BACKOFF, type BackoffOptions } from '../sync/backoff';
 import type { UploadQueue } from '../upload-queue';
 import { coveredBy, dropCovered, markAcked, queueCounts, rejectEntry, type QueueEntry, type RejectedWrite } from './queue-store';
-import { countAttempts, DEFAULT_UPLOAD_BATCH, pendingBatch, type UploadBatchLimits } from './upload-batch';
+import { countAttempts, DEFAULT_UPLOAD_BATCH, pendingBatch, utf8Length, type UploadBatchLimits } from './upload-batch';
 
 /** Sends a batch of queued transactions to the app's upload endpoint (in the app: the uploadTransaction server action). */
 export type UploadFunction = (request: UploadRequest) => Promise<UploadResult>;
@@ -40,7 +40,10 @@ export interface UploadLoopOptions {
  *   there on stay pending and go again, in order, after a jittered backoff.
  *
  * A request refused whole (malformed, past the server's limits, not signed in) is sent again as
- * half as many transactions, down to one; a lone transaction refused whole is rejected.
+ * half as many transactions, down to one; a lone transaction refused whole is rejected. A lone
+ * transaction larger than the server takes (UploadLimits.maxBatchBytes) is rejected here with the
+ * server's code, without sending it: a body that large would be refused before the upload
+ * function runs (by Next.js's action body limit) and retried forever.
  */
 export class UploadLoop implements UploadQueue {
   private readonly listeners = new Set<() => void>();
@@ -135,6 +138,18 @@ export class UploadLoop implements UploadQueue {
   private async uploadBatch(batch: QueueEntry[]): Promise<number> {
     const { db } = this.options;
     const request: UploadRequest = { client_id: this.options.clientId, transactions: batch.map((e) => e.transaction) };
+    if (batch.length === 1) {
+      const bytes = utf8Length(JSON.stringify(request));
+      if (bytes > UploadLimits.maxBatchBytes) {
+        const error: UploadErrorBody = {
+          code: UploadRejectionCode.batchTooLarge,
+          message: `The transaction is ${bytes} bytes of JSON; the server takes at most ${UploadLimits.maxBatchBytes} at once, so it was not sent.`,
+          details: { bytes, maxBytes: UploadLimits.maxBatchBytes },
+        };
+        this.log.warn('a local transaction is too large to upload; it is rejected', { transaction: batch[0]!.transaction.id, bytes });
+        return this.settleBatch(batch, [{ status: 'rejected', error }]);
+      }
+    }
     this.inFlight = true;
     this.changed();
     let answer: UploadResult;
