@@ -1,9 +1,11 @@
 /** Setup for bench/stream.ts: databases, seed data, child processes, statistics. */
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import path from 'node:path';
 import pg from 'pg';
 import syncConfig from '@/sync.config';
 import { withDatabase } from '@/lib/db/postgres/admin';
+import { freePort } from '@/lib/db/postgres/local-cluster';
 import { migrateAppDatabase } from '@/lib/db/migrate';
 import { compileSyncRules } from '@/lib/sync/config';
 import { migrateStorage } from '@/lib/sync/storage';
@@ -83,6 +85,34 @@ export async function seed(appUrl: string, bigRows: number, userCount: number): 
   }
 }
 
+export interface BucketSizes {
+  /** A user whose one list holds `largeRows` todos (none asked: undefined). */
+  large: { id: string; list: string } | undefined;
+  /** A user whose one list holds 10 todos. */
+  small: { id: string; list: string };
+}
+
+/** More users for the bucket-size latency: one with a list of `largeRows` todos (unless undefined), one with a list of 10. */
+export async function seedBucketSizes(appUrl: string, largeRows: number | undefined): Promise<BucketSizes> {
+  const app = new pg.Client({ connectionString: appUrl });
+  await app.connect();
+  try {
+    const make = async (name: string, rows: number) => {
+      const id = (await app.query<{ id: string }>('INSERT INTO users (email, name) VALUES ($1, $2) RETURNING id', [`${name}@example.com`, name])).rows[0]!.id;
+      const list = (await app.query<{ id: string }>('INSERT INTO lists (name, owner_id) VALUES ($1, $2) RETURNING id', [`${name} list`, id])).rows[0]!.id;
+      await app.query(
+        `INSERT INTO todos (list_id, description, completed, created_by)
+         SELECT $1, 'Todo number ' || i || ': ' || md5(i::text), i % 3 = 0, $2 FROM generate_series(1, $3::int) AS i`,
+        [list, id, rows],
+      );
+      return { id, list };
+    };
+    return { large: largeRows === undefined ? undefined : await make('large-bucket', largeRows), small: await make('small-bucket', 10) };
+  } finally {
+    await app.end();
+  }
+}
+
 /** Polls until `fn` returns a value. */
 export async function poll<T>(fn: () => Promise<T | undefined>, timeoutMs: number, what: string): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -121,6 +151,8 @@ export function startReplicator(env: Record<string, string>): ChildProcess {
 
 export interface ServerChild {
   port: number;
+  /** The server's process id (whose memory memory() reports). */
+  pid: number;
   memory(): Promise<Extract<ServerMessage, { type: 'memory' }>>;
   stop(): Promise<void>;
 }
@@ -141,6 +173,7 @@ export async function startServer(env: Record<string, string>): Promise<ServerCh
   const { port } = await next('listening');
   return {
     port,
+    pid: child.pid!,
     memory() {
       const answer = next('memory');
       child.send({ type: 'memory' });
@@ -153,6 +186,75 @@ export async function startServer(env: Record<string, string>): Promise<ServerCh
       await Promise.race([exited, new Promise((r) => setTimeout(r, 5_000))]);
       if (child.exitCode === null) child.kill('SIGKILL');
     },
+  };
+}
+
+/**
+ * The app itself in production mode as the sync endpoint: `next start` of the build in `distDir`
+ * (bench/app-build.ts), spawned straight from node_modules/.bin/next so that the child is the
+ * server process. bench/next-probe.cjs, preloaded into it, answers memory() over IPC. Resolves
+ * once the app answers HTTP.
+ */
+export async function startNextServer(env: Record<string, string>, distDir: string): Promise<ServerChild> {
+  const port = await freePort();
+  const output: string[] = [];
+  const child = spawn('node_modules/.bin/next', ['start', '--port', String(port), '--hostname', '127.0.0.1'], {
+    env: {
+      ...process.env,
+      ...env,
+      // Not the bench's own NODE_OPTIONS (tsx's loader must not run in the server).
+      NODE_OPTIONS: `--expose-gc --max-old-space-size=4096 --require ${path.resolve('bench/next-probe.cjs')}`,
+      NODE_ENV: 'production',
+      LOCKSTEP_DIST_DIR: distDir,
+      NEXT_TELEMETRY_DISABLED: '1',
+      NEXTAUTH_URL: `http://127.0.0.1:${port}`,
+      NEXTAUTH_SECRET: randomBytes(32).toString('base64url'),
+    },
+    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+  });
+  for (const stream of [child.stdout!, child.stderr!]) {
+    stream.on('data', (chunk: Buffer) => {
+      output.push(chunk.toString());
+      // The server's warnings and errors are shown as they come; its startup banner is not.
+      if (stream === child.stderr) process.stderr.write(chunk);
+    });
+  }
+  const exited = new Promise<never>((_, reject) => child.once('exit', (code, signal) => reject(new Error(`next start exited (${signal ?? code}):\n${output.join('').slice(-3000)}`))));
+  exited.catch(() => undefined);
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    const answered = await Promise.race([
+      fetch(`http://127.0.0.1:${port}/api/sync/jwks`).then(
+        (r) => r.status < 500,
+        () => false,
+      ),
+      exited,
+    ]);
+    if (answered) break;
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`next start did not answer within 120 s:\n${output.join('').slice(-3000)}`);
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return {
+    port,
+    pid: child.pid!,
+    memory() {
+      return Promise.race([
+        exited,
+        new Promise<Extract<ServerMessage, { type: 'memory' }>>((resolve) => {
+          const onMessage = (m: ServerMessage) => {
+            if (m.type !== 'memory') return;
+            child.off('message', onMessage);
+            resolve(m);
+          };
+          child.on('message', onMessage);
+          child.send({ type: 'memory' });
+        }),
+      ]);
+    },
+    stop: () => stopChild(child),
   };
 }
 

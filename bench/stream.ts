@@ -1,16 +1,23 @@
 /**
- * Sync stream benchmark: `npx tsx bench/stream.ts [--quick]` (BENCH_CLIENTS, a list of client
- * counts to step through, default 1,100,1000,5000; BENCH_ROWS, BENCH_COMMITS to resize;
- * BENCH_DURABILITY=test turns fsync off).
+ * Sync stream benchmark: `npx tsx bench/stream.ts [--quick] [--server plain|next] [--build]`
+ * (BENCH_CLIENTS, a list of client counts to step through, default 1,100,1000,5000; BENCH_ROWS,
+ * BENCH_COMMITS, BENCH_LARGE_BUCKET to resize; BENCH_DURABILITY=test turns fsync off).
  *
  * Runs the whole path: Postgres (DATABASE_URL's server, or a local cluster started for the run),
- * the replicator (workers/replicator.ts) and the sync endpoint (bench/stream-server.ts) each in a
- * process of its own, and raw HTTP clients in this one. Measures
+ * the replicator (workers/replicator.ts) and the sync endpoint each in a process of its own, and
+ * raw HTTP clients in this one. The sync endpoint is, with `--server next`, the app itself in
+ * production mode (`next start` of the build bench/app-build.ts makes or reuses; the one
+ * bench/run.ts made for the run; --build makes a new one), or with `--server plain` the route's
+ * SyncServer served by node:http (bench/stream-server.ts; what the route handler runs, without
+ * Next around it). Measures
  *  1. initial sync of a bucket of BENCH_ROWS rows, read and parsed by one client, in ops/s, with a
  *     same-run baseline: the same ops read by one plain SELECT over node-postgres;
- *  2. at each step of BENCH_CLIENTS connected clients: memory of the server per idle stream (from
- *     100 clients up), and commit to line received, for a row every client receives (fan-out) and
- *     for a row of one user only.
+ *  2. commit to line received by a client holding a bucket of BENCH_LARGE_BUCKET rows (1M; with
+ *     --quick the BENCH_ROWS bucket of part 1), beside the same into a 10-row bucket, commits to
+ *     the two interleaved;
+ *  3. at each step of BENCH_CLIENTS connected clients: memory of the server process per idle
+ *     stream (from 100 clients up), and commit to line received, for a row every client receives
+ *     (fan-out) and for a row of one user only.
  */
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
@@ -18,16 +25,25 @@ import pg from 'pg';
 import { withDatabase } from '@/lib/db/postgres/admin';
 import { freePort, startLocalCluster, type LocalCluster } from '@/lib/db/postgres/local-cluster';
 import { secretAuth, signSyncToken } from '@/lib/sync/server';
+import { appBuildForScript } from './app-build';
 import { publishFigures, type Figure } from './report';
 import { initialSync, MarkerClient, type InitialSync } from './stream-clients';
-import { createDatabases, quantile, seed, startReplicator, startServer, stopChild, waitForCatchUp, type Seeded, type ServerChild } from './stream-fixtures';
+import { createDatabases, quantile, seed, seedBucketSizes, startNextServer, startReplicator, startServer, stopChild, waitForCatchUp, type BucketSizes, type Seeded, type ServerChild } from './stream-fixtures';
 
-const QUICK = process.argv.includes('--quick');
+const argv = process.argv.slice(2);
+const QUICK = argv.includes('--quick');
+/** The sync endpoint: the plain node:http SyncServer, or the app through `next start`. */
+const SERVER = argv.includes('--server') ? argv[argv.indexOf('--server') + 1] : 'plain';
+if (SERVER !== 'plain' && SERVER !== 'next') throw new Error(`--server ${SERVER}: expected plain or next`);
+/** Named in every figure, so that figures of the two endpoints are never mixed up. */
+const ENDPOINT = SERVER === 'next' ? 'next start' : 'plain node:http server';
 /** Connected clients, stepped up: latency is measured at each step, memory from 100 up. */
 const STEPS = (process.env.BENCH_CLIENTS ?? (QUICK ? '1,50,200' : '1,100,1000,5000')).split(',').map(Number);
 const CLIENTS = Math.max(...STEPS);
 const ROWS = Number(process.env.BENCH_ROWS ?? (QUICK ? 20_000 : 100_000));
 const COMMITS = Number(process.env.BENCH_COMMITS ?? (QUICK ? 20 : 40));
+/** Rows of the large bucket of part 2; with --quick the BENCH_ROWS bucket of part 1 is used instead. */
+const LARGE = Number(process.env.BENCH_LARGE_BUCKET ?? (QUICK ? ROWS : 1_000_000));
 const report: Array<{ what: string; value: string }> = [];
 /** The same figures for npm run bench (bench/report.ts). */
 const figures: Figure[] = [];
@@ -79,13 +95,86 @@ async function throughput(port: number, storageUrl: string, rulesId: number, see
   const opsPerSecond = (r: Sync) => r.ops / (r.ms / 1000);
   figures.push({
     scenario: 3,
-    case: `initial sync of a ${fmt(ROWS)}-row bucket out of the sync route (framed, best of 3)`,
+    case: `initial sync of a ${fmt(ROWS)}-row bucket out of the sync route, ${ENDPOINT} (framed, best of 3)`,
     ours: `${fmt(opsPerSecond(f.best))} ops/s (median ${fmt(opsPerSecond(f.median))}); parsed by the client ${fmt(opsPerSecond(p.best))} ops/s`,
     baseline: `plain SELECT of the same ops: ${fmt(count / (bestBaseline / 1000))} ops/s`,
     ratio: `${(opsPerSecond(f.best) / (count / (bestBaseline / 1000))).toFixed(2)}× (run by run ${ratio(framed)})`,
     target: '>= 200k ops/s',
     met: opsPerSecond(f.best) >= 200_000,
   });
+}
+
+/**
+ * Commit → line for a client holding a large bucket and one holding a 10-row bucket, each alone
+ * in its stream, commits to the two interleaved (so both see the same load).
+ */
+async function bucketSizeLatency(port: number, appUrl: string, storageUrl: string, large: { id: string; list: string; rows: number }, small: { id: string; list: string }, token: (sub: string) => Promise<string>): Promise<void> {
+  const pattern = () => /size-(\d+)-mark/g;
+  const big = new MarkerClient(pattern());
+  const little = new MarkerClient(pattern());
+  try {
+    let started = performance.now();
+    await big.open(port, await token(large.id), 'bucket-large');
+    const syncedMs = performance.now() - started;
+    started = performance.now();
+    await little.open(port, await token(small.id), 'bucket-small');
+    const smallSyncedMs = performance.now() - started;
+    await sleep(1_000);
+    const app = new pg.Client({ connectionString: appUrl });
+    await app.connect();
+    const listener = new pg.Client({ connectionString: storageUrl });
+    await listener.connect();
+    const notices: number[] = [];
+    listener.on('notification', () => notices.push(performance.now()));
+    await listener.query('LISTEN lockstep_checkpoint');
+    const committed = new Map<number, { client: MarkerClient; at: number }>();
+    const n = COMMITS * 2;
+    for (let i = 0; i < n; i++) {
+      for (const [client, list] of [[big, large.list], [little, small.list]] as const) {
+        const mark = committed.size;
+        await app.query('INSERT INTO todos (list_id, description) VALUES ($1, $2)', [list, `size-${mark}-mark`]);
+        committed.set(mark, { client, at: performance.now() });
+        await sleep(50);
+      }
+    }
+    await sleep(2_000);
+    await app.end();
+    await listener.end();
+    const samples = new Map<MarkerClient, number[]>([[big, []], [little, []]]);
+    const notified: number[] = [];
+    let missing = 0;
+    for (const [mark, { client, at }] of committed) {
+      const seen = client.seen.get(mark);
+      if (seen === undefined) missing++;
+      else samples.get(client)!.push(seen - at);
+      const notice = notices.find((t) => t >= at);
+      if (notice !== undefined) notified.push(notice - at);
+    }
+    const leaked = [...big.seen.keys()].filter((m) => committed.get(m)?.client !== big).length + [...little.seen.keys()].filter((m) => committed.get(m)?.client !== little).length;
+    const [l, s] = [samples.get(big)!, samples.get(little)!];
+    const q = (xs: number[], p: number) => quantile(xs, p).toFixed(1);
+    const line = (xs: number[]) => `p50 ${q(xs, 0.5)} ms, p95 ${q(xs, 0.95)} ms, p99 ${q(xs, 0.99)} ms (${xs.length} samples)`;
+    report.push(
+      { what: `a client's first sync of the ${fmt(large.rows)}-row bucket (the marker client, for reference)`, value: `${fmt(syncedMs)} ms; the 10-row bucket ${fmt(smallSyncedMs)} ms` },
+      { what: `commit to line, a row into a ${fmt(large.rows)}-row bucket (its client alone in its stream)`, value: line(l) },
+      { what: '  the same into a 10-row bucket, commits interleaved with the above', value: line(s) },
+      { what: '  for reference: commit to checkpoint NOTIFY from bucket storage (replicator)', value: `p50 ${q(notified, 0.5)} ms` },
+      { what: '  lines missing / delivered to the wrong client', value: `${missing} / ${leaked}` },
+    );
+    const p50 = [quantile(l, 0.5), quantile(s, 0.5)] as const;
+    figures.push({
+      scenario: 4,
+      case: `commit in Postgres → line at the client, a row into a ${fmt(large.rows)}-row bucket${QUICK ? ' (--quick; 1,000,000 in the full run)' : ''} (${ENDPOINT})`,
+      ours: line(l),
+      baseline: `the same into a 10-row bucket, interleaved: ${line(s)}`,
+      ratio: `${(p50[0] / p50[1]).toFixed(2)}× the p50`,
+      target: 'the same as a 10-row bucket (p50 within 25% or 2 ms); p50 <= 20 ms, p99 <= 100 ms',
+      met: p50[0] <= Math.max(p50[1] * 1.25, p50[1] + 2) && p50[0] <= 20 && quantile(l, 0.99) <= 100 && missing === 0 && leaked === 0,
+    });
+  } finally {
+    big.close();
+    little.close();
+  }
 }
 
 /** Connects clients until `target` are connected; `before` is the server's memory with none. */
@@ -114,7 +203,7 @@ async function connectUpTo(server: ServerChild, seeded: Seeded, token: (sub: str
   if (target < 100) return;
   figures.push({
     scenario: 5,
-    case: `server memory per idle stream, ${fmt(target)} connected`,
+    case: `server process memory per idle stream, ${ENDPOINT}, ${fmt(target)} connected`,
     ours: `${(heap / 1024).toFixed(1)} KB heap + external, ${(rss / 1024).toFixed(1)} KB RSS; RSS ${(after.rss / 2 ** 20).toFixed(0)} MB in all`,
     baseline: '-',
     ratio: '-',
@@ -192,7 +281,7 @@ async function latency(appUrl: string, storageUrl: string, clients: MarkerClient
   for (const [what, samples] of [[`a row all ${fmt(clients.length)} clients receive`, fan], [`a row of one user, ${fmt(clients.length)} clients connected`, solo]] as const) {
     figures.push({
       scenario: 4,
-      case: `commit in Postgres → line at the client, ${what}`,
+      case: `commit in Postgres → line at the client, ${what} (${ENDPOINT})`,
       ours: `p50 ${q(samples, 0.5)} ms, p95 ${q(samples, 0.95)} ms, p99 ${q(samples, 0.99)} ms`,
       baseline: `commit → checkpoint NOTIFY from bucket storage: p50 ${q(notified, 0.5)} ms`,
       ratio: '-',
@@ -216,18 +305,28 @@ async function main(): Promise<void> {
   const auth = secretAuth(secret);
   const token = async (sub: string) => (await signSyncToken(auth, { sub, ttlSeconds: 3_600 })).token;
   const env = { DATABASE_URL: dbs.appUrl, SYNC_DATABASE_URL: dbs.storageUrl, SYNC_JWT_SECRET: secret };
-  const replicator = startReplicator(env);
+  let replicator: ReturnType<typeof startReplicator> | undefined;
   let server: ServerChild | undefined;
   const clients: MarkerClient[] = [];
   try {
     const settings = await new pg.Pool({ connectionString: dbs.appUrl, max: 1 }).query<{ v: string; f: string }>("SELECT current_setting('server_version') AS v, current_setting('fsync') AS f");
-    console.log(`Postgres ${settings.rows[0]!.v}, fsync=${settings.rows[0]!.f}; ${ROWS.toLocaleString('en')} rows, ${CLIENTS} clients, Node ${process.version}\n`);
+    console.log(`Postgres ${settings.rows[0]!.v}, fsync=${settings.rows[0]!.f}; ${ROWS.toLocaleString('en')} rows, large bucket ${LARGE.toLocaleString('en')}, ${CLIENTS} clients, Node ${process.version}; sync endpoint: ${SERVER === 'next' ? 'the app (next start, production build)' : 'plain node:http SyncServer (bench/stream-server.ts)'}\n`);
     const seeded = await seed(dbs.appUrl, ROWS, CLIENTS);
+    const sizes: BucketSizes = await seedBucketSizes(dbs.appUrl, LARGE === ROWS ? undefined : LARGE);
+    const large = sizes.large ? { ...sizes.large, rows: LARGE } : { id: seeded.bigUser, list: seeded.bigList, rows: ROWS };
+    // The replicator starts on the seeded data: its snapshot takes it all.
+    replicator = startReplicator(env);
     const seededAt = performance.now();
     const rulesId = await waitForCatchUp(dbs.appUrl, dbs.storageUrl);
-    report.push({ what: `replicator snapshot of ${fmt(ROWS + CLIENTS * 2)} rows (for reference)`, value: `${fmt(performance.now() - seededAt)} ms` });
-    server = await startServer(env);
+    const snapshotRows = ROWS + CLIENTS * 2 + (sizes.large ? LARGE + 2 : 0) + 12;
+    report.push({ what: `replicator start and snapshot of ${fmt(snapshotRows)} rows (for reference)`, value: `${fmt(performance.now() - seededAt)} ms` });
+    server = SERVER === 'next' ? await startNextServer(env, appBuildForScript(argv.includes('--build')).distDir) : await startServer(env);
+    // A first stream, so that the route's first use (module load, the LISTEN connection) is timed in neither part.
+    const warm = new MarkerClient(/warm-(\d+)/g);
+    await warm.open(server.port, await token(sizes.small.id), 'warm-up');
+    warm.close();
     await throughput(server.port, dbs.storageUrl, rulesId, seeded, token);
+    await bucketSizeLatency(server.port, dbs.appUrl, dbs.storageUrl, large, sizes.small, token);
     const idle = await server.memory();
     let base = 0;
     for (const step of STEPS) {
@@ -238,7 +337,7 @@ async function main(): Promise<void> {
   } finally {
     for (const client of clients) client?.close();
     await server?.stop();
-    await stopChild(replicator);
+    if (replicator) await stopChild(replicator);
     await dbs.drop();
     await cluster?.stop();
   }

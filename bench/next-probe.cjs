@@ -1,0 +1,26 @@
+/**
+ * Preloaded into the Next server by bench/stream.ts (`NODE_OPTIONS=--require …` with
+ * --expose-gc), so that the benchmark can ask the production server process itself what it
+ * holds: on a `{ type: 'memory' }` message over the IPC channel the benchmark opened, it runs a
+ * full GC and answers with process.memoryUsage() and the number of open sync streams of the
+ * app's SyncServer (lib/sync/server/from-env.ts keeps it on globalThis). Does nothing in a process
+ * without an IPC channel. Plain CommonJS: it must load before Next, without tsx.
+ */
+/* global process */
+'use strict';
+
+if (typeof process.send === 'function') {
+  process.on('message', (message) => {
+    if (!message || message.type !== 'memory') return;
+    const gc = globalThis.gc;
+    if (typeof gc === 'function') {
+      gc();
+      gc();
+    }
+    const m = process.memoryUsage();
+    const sync = globalThis.lockstepSyncServer;
+    process.send({ type: 'memory', rss: m.rss, heapUsed: m.heapUsed, external: m.external, arrayBuffers: m.arrayBuffers, streams: sync ? sync.server.streamCount : 0 });
+  });
+  // The channel must not keep the server alive on its own.
+  if (process.channel) process.channel.unref();
+}
