@@ -5,7 +5,7 @@
  *
  * Runs the whole path: Postgres (DATABASE_URL's server, or a local cluster started for the run),
  * the replicator (workers/replicator.ts) and the sync endpoint each in a process of its own, and
- * raw HTTP clients in this one. The sync endpoint is, with `--server next`, the app itself in
+ * raw HTTP clients in this one. The sync endpoint is, by default (`--server next`), the app itself in
  * production mode (`next start` of the build bench/app-build.ts makes or reuses; the one
  * bench/run.ts made for the run; --build makes a new one), or with `--server plain` the route's
  * SyncServer served by node:http (bench/stream-server.ts; what the route handler runs, without
@@ -33,15 +33,15 @@ import { createDatabases, quantile, seed, seedBucketSizes, startNextServer, star
 const argv = process.argv.slice(2);
 const QUICK = argv.includes('--quick');
 /** The sync endpoint: the plain node:http SyncServer, or the app through `next start`. */
-const SERVER = argv.includes('--server') ? argv[argv.indexOf('--server') + 1] : 'plain';
+const SERVER = argv.includes('--server') ? argv[argv.indexOf('--server') + 1] : 'next';
 if (SERVER !== 'plain' && SERVER !== 'next') throw new Error(`--server ${SERVER}: expected plain or next`);
 /** Named in every figure, so that figures of the two endpoints are never mixed up. */
 const ENDPOINT = SERVER === 'next' ? 'next start' : 'plain node:http server';
 /** Connected clients, stepped up: latency is measured at each step, memory from 100 up. */
-const STEPS = (process.env.BENCH_CLIENTS ?? (QUICK ? '1,50,200' : '1,100,1000,5000')).split(',').map(Number);
+const STEPS = (process.env.BENCH_CLIENTS ?? (QUICK ? '1,100' : '1,100,1000,5000')).split(',').map(Number);
 const CLIENTS = Math.max(...STEPS);
 const ROWS = Number(process.env.BENCH_ROWS ?? (QUICK ? 20_000 : 100_000));
-const COMMITS = Number(process.env.BENCH_COMMITS ?? (QUICK ? 20 : 40));
+const COMMITS = Number(process.env.BENCH_COMMITS ?? (QUICK ? 10 : 40));
 /** Rows of the large bucket of part 2; with --quick the BENCH_ROWS bucket of part 1 is used instead. */
 const LARGE = Number(process.env.BENCH_LARGE_BUCKET ?? (QUICK ? ROWS : 1_000_000));
 const report: Array<{ what: string; value: string }> = [];
@@ -49,6 +49,8 @@ const report: Array<{ what: string; value: string }> = [];
 const figures: Figure[] = [];
 const fmt = (n: number) => Math.round(n).toLocaleString('en');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** How long to wait for late lines after the last commit of a series. */
+const SETTLE_MS = QUICK ? 1_000 : 2_000;
 
 async function throughput(port: number, storageUrl: string, rulesId: number, seeded: Seeded, token: (sub: string) => Promise<string>): Promise<void> {
   const bucket = `list${JSON.stringify([seeded.bigList])}`;
@@ -137,7 +139,7 @@ async function bucketSizeLatency(port: number, appUrl: string, storageUrl: strin
         await sleep(50);
       }
     }
-    await sleep(2_000);
+    await sleep(SETTLE_MS);
     await app.end();
     await listener.end();
     const samples = new Map<MarkerClient, number[]>([[big, []], [little, []]]);
@@ -191,16 +193,18 @@ async function connectUpTo(server: ServerChild, seeded: Seeded, token: (sub: str
     await Promise.all(wave);
   }
   const connectMs = performance.now() - started;
+  report.push({ what: `${fmt(target - from)} more clients connected (${fmt(target)} in all), each through its first checkpoint`, value: `${fmt(connectMs)} ms` });
+  // Memory per stream means something from 100 streams up only.
+  if (target < 100) return;
   await sleep(2_000);
   const after = await server.memory();
   const heap = (after.heapUsed + after.external - before.heapUsed - before.external) / target;
   const rss = (after.rss - before.rss) / target;
   report.push(
-    { what: `${fmt(target - from)} more clients connected (${fmt(target)} in all), each through its first checkpoint`, value: `${fmt(connectMs)} ms; server reports ${after.streams} streams` },
-    { what: 'server memory per idle stream: JS heap + external (after GC)', value: `${(heap / 1024).toFixed(1)} KB` },
-    { what: 'server memory per idle stream: RSS (includes sockets, allocator slack)', value: `${(rss / 1024).toFixed(1)} KB` },
+    { what: `  the server (pid ${server.pid}) reports`, value: `${after.streams} streams` },
+    { what: 'server process memory per idle stream: JS heap + external (after GC)', value: `${(heap / 1024).toFixed(1)} KB` },
+    { what: 'server process memory per idle stream: RSS (includes sockets, allocator slack)', value: `${(rss / 1024).toFixed(1)} KB` },
   );
-  if (target < 100) return;
   figures.push({
     scenario: 5,
     case: `server process memory per idle stream, ${ENDPOINT}, ${fmt(target)} connected`,
@@ -239,7 +243,7 @@ async function latency(appUrl: string, storageUrl: string, clients: MarkerClient
     const used = process.cpuUsage(cpu);
     clientCpu += used.user + used.system;
   }
-  await sleep(2_000);
+  await sleep(SETTLE_MS);
   for (const at of committedAt.values()) noticeAfter(at);
   const fan: number[] = [];
   let missing = 0;
@@ -259,7 +263,7 @@ async function latency(appUrl: string, storageUrl: string, clients: MarkerClient
     soloAt.set(base + COMMITS + n, { client: k, at: performance.now() });
     await sleep(100);
   }
-  await sleep(2_000);
+  await sleep(SETTLE_MS);
   for (const { at } of soloAt.values()) noticeAfter(at);
   for (const [n, { client, at }] of soloAt) {
     const seen = clients[client]!.seen.get(n);

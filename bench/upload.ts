@@ -2,9 +2,10 @@
  * Upload benchmark (docs/writes.md#performance): `npx tsx bench/upload.ts [--quick] [--runs 3]
  * [--transactions 1000] [--build]`.
  *
- * The demo app in production mode (scripts/start.ts, built into .data/next-upload when there is
- * no build there yet, or with --build) on a local Postgres of its own (.data/pg-bench-upload,
- * fsync on). Chromium signs in as Alice and opens the app; the context goes offline; the page
+ * The demo app in production mode (scripts/start.ts) from the build bench/app-build.ts makes or
+ * reuses (.data/next-bench; the one bench/run.ts made for the run; --build makes a new one), on
+ * DATABASE_URL's server (database lockstep_bench_upload, reset first) or a local Postgres of its
+ * own (.data/pg-bench-upload, fsync on). Chromium signs in as Alice and opens the app; the context goes offline; the page
  * queues N local transactions (each the insert of one todo into Alice's list, through
  * `window.__lockstep.execute`); the context goes online, and the clock runs until the page has
  * no pending upload (every transaction uploaded AND confirmed by an applied checkpoint) and the
@@ -16,14 +17,15 @@
  * Everything it starts (Postgres, the app's supervisor and its processes, Chromium) is stopped
  * at the end, also on failure.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
+import { existsSync } from 'node:fs';
 import { chromium, type Browser, type Page } from '@playwright/test';
 import pg from 'pg';
+import { withDatabase } from '@/lib/db/postgres/admin';
 import { freePort, startLocalCluster, type LocalCluster } from '@/lib/db/postgres/local-cluster';
 import { TESTING_GLOBAL, type TestingHandle } from '@/lib/sync/testing/contract';
+import { appBuildForScript } from './app-build';
 import { median, publishFigures } from './report';
 
 const argv = process.argv.slice(2);
@@ -38,7 +40,6 @@ const BUILD = argv.includes('--build');
 /** Prints the page's and the server's progress every 250 ms while a run waits. */
 const TRACE = argv.includes('--trace');
 const TARGET_MS = 5_000;
-const DIST_DIR = '.data/next-upload';
 const PG_DIR = '.data/pg-bench-upload';
 const root = process.cwd();
 
@@ -51,9 +52,13 @@ let storagePool: pg.Pool | undefined;
 const log = (line: string) => console.log(`[bench:upload] ${line}`);
 
 async function main(): Promise<void> {
-  if (BUILD || !existsSync(path.join(DIST_DIR, 'BUILD_ID'))) build();
-  cluster = await startLocalCluster({ dataDir: PG_DIR, port: await freePort(), log: () => {} });
-  const databaseUrl = cluster.url('lockstep_bench_upload');
+  const { distDir } = appBuildForScript(BUILD);
+  let databaseUrl: string;
+  if (process.env.DATABASE_URL) databaseUrl = withDatabase(process.env.DATABASE_URL, 'lockstep_bench_upload');
+  else {
+    cluster = await startLocalCluster({ dataDir: PG_DIR, port: await freePort(), log: () => {} });
+    databaseUrl = cluster.url('lockstep_bench_upload');
+  }
   const port = await freePort();
   const baseUrl = `http://127.0.0.1:${port}`;
   app = spawn(process.execPath, ['--import', 'tsx', 'scripts/start.ts'], {
@@ -67,7 +72,7 @@ async function main(): Promise<void> {
       DATABASE_URL: databaseUrl,
       LOCKSTEP_DATABASE_NAME: 'lockstep_bench_upload',
       LOCKSTEP_RESET_DATABASE: '1',
-      LOCKSTEP_DIST_DIR: DIST_DIR,
+      LOCKSTEP_DIST_DIR: distDir,
       NEXT_TELEMETRY_DISABLED: '1',
       NEXTAUTH_URL: baseUrl,
       NEXTAUTH_SECRET: randomBytes(32).toString('base64url'),
@@ -81,7 +86,7 @@ async function main(): Promise<void> {
   });
   await waitForHttp(baseUrl, 180_000);
   pool = new pg.Pool({ connectionString: databaseUrl, max: 2 });
-  storagePool = new pg.Pool({ connectionString: cluster.url('lockstep_bench_upload_sync'), max: 1 });
+  storagePool = new pg.Pool({ connectionString: withDatabase(databaseUrl, 'lockstep_bench_upload_sync'), max: 1 });
   const alice = (await pool.query<{ id: string }>("SELECT id FROM users WHERE email = 'alice@example.com'")).rows[0]!.id;
   const listId = (await pool.query<{ id: string }>("INSERT INTO lists (name, owner_id) VALUES ('Upload bench', $1) RETURNING id", [alice])).rows[0]!.id;
 
@@ -203,23 +208,6 @@ function pending(page: Page): Promise<number> {
 async function countRows(tag: string): Promise<number> {
   const { rows } = await pool!.query<{ n: number }>("SELECT count(*)::int AS n FROM todos WHERE description LIKE 'bench ' || $1 || ' %'", [tag]);
   return rows[0]!.n;
-}
-
-/** `next build` into DIST_DIR; it rewrites tsconfig.json (the dist dir's types), which is put back. */
-function build(): void {
-  log(`building the app into ${DIST_DIR}…`);
-  const tsconfig = readFileSync('tsconfig.json', 'utf8');
-  try {
-    for (const [command, args] of [
-      [process.execPath, ['--import', 'tsx', 'scripts/copy-sqlite-wasm.ts']],
-      ['node_modules/.bin/next', ['build']],
-    ] as const) {
-      const result = spawnSync(command, args, { cwd: root, stdio: 'inherit', env: { ...process.env, LOCKSTEP_DIST_DIR: DIST_DIR, NEXT_TELEMETRY_DISABLED: '1' } });
-      if (result.status !== 0) throw new Error(`${command} ${args.join(' ')} failed (${result.status ?? result.signal})`);
-    }
-  } finally {
-    writeFileSync('tsconfig.json', tsconfig);
-  }
 }
 
 async function waitForHttp(url: string, timeout: number): Promise<void> {
