@@ -1,7 +1,9 @@
 import type pg from 'pg';
+import { to as copyTo } from 'pg-copy-streams';
 import type { SourceRow } from './changes';
+import { CopyTextParser } from './copy-text';
 import type { ColumnTypes } from './row-state';
-import { quoteIdent, textTypes, type SourceTable } from './source';
+import { quoteIdent, type SourceTable } from './source';
 
 const FIRST_CHUNK_ROWS = 1000;
 
@@ -19,34 +21,37 @@ export interface SnapshotChunk {
  * stays bounded by the chunk size whatever the table's size; after a crash the read resumes from
  * the last key saved with a chunk. The first chunk is smaller, so that the replicator has
  * something to plan (and then to commit) sooner: reading, planning and committing overlap.
+ *
+ * Each chunk is one `COPY (SELECT ...) TO STDOUT` in text format (copy-text.ts): the values are the
+ * types' text output, as a SELECT in text mode returns them, at a fraction of node-postgres' cost
+ * per row. COPY takes no parameters, so the key to resume after is inlined as a quoted literal cast
+ * to the key column's type.
  */
 export async function* readTable(
   client: pg.Client,
   table: SourceTable,
   options: { afterKey: string[] | null; chunkSize: number; snapshotName?: string | undefined },
 ): AsyncGenerator<SnapshotChunk> {
-  const keyTypes = await primaryKeyTypes(client, table);
-  const keyList = table.primaryKey.map(quoteIdent).join(', ');
-  const from = `${quoteIdent(table.schema)}.${quoteIdent(table.name)}`;
-  const after = `(${keyList}) > (${table.primaryKey.map((c, i) => `$${i + 1}::${keyTypes[i]}`).join(', ')})`;
-  const limit = `$${table.primaryKey.length + 1}`;
-  const first = `SELECT * FROM ${from} ORDER BY ${keyList} LIMIT $1`;
-  const next = `SELECT * FROM ${from} WHERE ${after} ORDER BY ${keyList} LIMIT ${limit}`;
-
   await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
   try {
     if (options.snapshotName) await client.query(`SET TRANSACTION SNAPSHOT '${options.snapshotName.replaceAll("'", "''")}'`);
+    // Read inside the snapshot, so they are the columns the rows are read with.
+    const columns = await tableColumns(client, table);
+    const names = columns.map((c) => c.name);
+    const types: ColumnTypes = new Map(columns.map((c) => [c.name, c.typeOid]));
+    const keyTypes = table.primaryKey.map((k) => columns.find((c) => c.name === k)?.type ?? 'text');
+    const keyList = table.primaryKey.map(quoteIdent).join(', ');
+    const select = `SELECT ${names.map(quoteIdent).join(', ')} FROM ${quoteIdent(table.schema)}.${quoteIdent(table.name)}`;
     let afterKey = options.afterKey;
-    let rows = Math.min(options.chunkSize, FIRST_CHUNK_ROWS);
-    for (;; rows = options.chunkSize) {
-      const result = afterKey
-        ? await client.query<SourceRow>({ text: next, values: [...afterKey, rows], types: textTypes })
-        : await client.query<SourceRow>({ text: first, values: [rows], types: textTypes });
-      if (result.rows.length === 0) break;
-      const last = result.rows[result.rows.length - 1]!;
+    let limit = Math.min(options.chunkSize, FIRST_CHUNK_ROWS);
+    for (;; limit = options.chunkSize) {
+      const after = afterKey ? ` WHERE (${keyList}) > (${afterKey.map((v, i) => `${sqlLiteral(v)}::${keyTypes[i]}`).join(', ')})` : '';
+      const rows = await copyRows(client, `COPY (${select}${after} ORDER BY ${keyList} LIMIT ${limit}) TO STDOUT`, names);
+      if (rows.length === 0) break;
+      const last = rows[rows.length - 1]!;
       afterKey = table.primaryKey.map((c) => last[c] as string);
-      yield { rows: result.rows, lastKey: afterKey, types: new Map(result.fields.map((f) => [f.name, f.dataTypeID])) };
-      if (result.rows.length < rows) break;
+      yield { rows, lastKey: afterKey, types };
+      if (rows.length < limit) break;
     }
     await client.query('COMMIT');
   } catch (error) {
@@ -55,13 +60,30 @@ export async function* readTable(
   }
 }
 
-async function primaryKeyTypes(client: pg.Client, table: SourceTable): Promise<string[]> {
-  const result = await client.query<{ attname: string; type: string }>(
-    `SELECT a.attname, format_type(a.atttypid, a.atttypmod) AS type
-       FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-      WHERE n.nspname = $1 AND c.relname = $2 AND a.attname = ANY ($3::text[]) AND NOT a.attisdropped`,
-    [table.schema, table.name, table.primaryKey],
+async function copyRows(client: pg.Client, sql: string, columns: string[]): Promise<SourceRow[]> {
+  const parser = new CopyTextParser(columns);
+  const rows: SourceRow[] = [];
+  for await (const chunk of client.query(copyTo(sql)) as AsyncIterable<Buffer>) parser.push(chunk, rows);
+  parser.finish();
+  return rows;
+}
+
+/** A string literal that means `value` whatever standard_conforming_strings is set to. */
+export function sqlLiteral(value: string): string {
+  return `E'${value.replaceAll('\\', '\\\\').replaceAll("'", "''")}'`;
+}
+
+/**
+ * The table's columns in order, as `SELECT *` returns them, each with its type's name and OID (a
+ * domain's base type, as a SELECT's row description reports it).
+ */
+async function tableColumns(client: pg.Client, table: SourceTable): Promise<Array<{ name: string; typeOid: number; type: string }>> {
+  const result = await client.query<{ attname: string; type_oid: string; type: string }>(
+    `SELECT a.attname, (CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE a.atttypid END)::text AS type_oid, format_type(a.atttypid, a.atttypmod) AS type
+       FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_type t ON t.oid = a.atttypid
+      WHERE n.nspname = $1 AND c.relname = $2 AND a.attnum > 0 AND NOT a.attisdropped
+      ORDER BY a.attnum`,
+    [table.schema, table.name],
   );
-  const types = new Map(result.rows.map((r) => [r.attname, r.type]));
-  return table.primaryKey.map((c) => types.get(c) ?? 'text');
+  return result.rows.map((r) => ({ name: r.attname, typeOid: Number(r.type_oid), type: r.type }));
 }

@@ -1,0 +1,67 @@
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { CopyTextParser } from './copy-text';
+import type { SourceRow } from './changes';
+
+/** A value as COPY TO writes it in text format. */
+function escape(value: string | null): string {
+  if (value === null) return '\\N';
+  return value.replace(/[\\\b\f\n\r\t\v]/g, (c) => ({ '\\': '\\\\', '\b': '\\b', '\f': '\\f', '\n': '\\n', '\r': '\\r', '\t': '\\t', '\v': '\\v' })[c]!);
+}
+
+const encode = (rows: Array<Array<string | null>>) => Buffer.from(rows.map((r) => `${r.map(escape).join('\t')}\n`).join(''), 'utf8');
+
+function parse(columns: string[], chunks: Buffer[]): SourceRow[] {
+  const parser = new CopyTextParser(columns);
+  const out: SourceRow[] = [];
+  for (const chunk of chunks) parser.push(chunk, out);
+  parser.finish();
+  return out;
+}
+
+/** Characters COPY escapes, more often than arbitrary code points would give them. */
+const text = fc.oneof(fc.constantFrom('\\', '\t', '\n', '\r', '\b', '\f', '\v', 'N', 'x', '7'), fc.string({ unit: 'binary', minLength: 1, maxLength: 1 }));
+
+describe('CopyTextParser', () => {
+  it('reads values, NULLs, escapes and multi-byte text into rows in column order', () => {
+    const rows = [
+      ['1', 'plain', null, 't'],
+      ['2', 'tab\there, newline\nthere, back\\slash, \\N literal', '', 'f'],
+      ['3', 'héllo wörld ✓ 🎉', '\r\b\f\v', 'x'],
+    ];
+    const parsed = parse(['id', 'text', 'maybe', 'flag'], [encode(rows)]);
+    expect(parsed).toEqual(rows.map(([id, text, maybe, flag]) => ({ id, text, maybe, flag })));
+    expect(Object.keys(parsed[0]!)).toEqual(['id', 'text', 'maybe', 'flag']);
+  });
+
+  it('decodes octal and hex escapes as COPY FROM does', () => {
+    expect(parse(['a', 'b'], [Buffer.from('\\101\\x42\\x4\\7z\tq\\x\n')])).toEqual([{ a: 'AB\u0004\u0007z', b: 'qx' }]);
+  });
+
+  it('gives the same rows however the output is split into chunks', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.option(fc.string({ unit: text, maxLength: 12 })), fc.option(fc.string({ unit: 'binary', maxLength: 5 }))), { minLength: 1, maxLength: 8 }),
+        fc.array(fc.nat(), { maxLength: 6 }),
+        (rows, cuts) => {
+          const bytes = encode(rows);
+          const points = [...new Set(cuts.map((c) => c % (bytes.length + 1)))].sort((a, b) => a - b);
+          const chunks: Buffer[] = [];
+          let at = 0;
+          for (const p of [...points, bytes.length]) {
+            chunks.push(bytes.subarray(at, p));
+            at = p;
+          }
+          expect(parse(['a', 'b'], chunks)).toEqual(rows.map(([a, b]) => ({ a, b })));
+        },
+      ),
+    );
+  });
+
+  it('refuses rows with a wrong number of values and output that ends inside a row', () => {
+    expect(() => parse(['a', 'b'], [Buffer.from('1\n')])).toThrow(/fewer than 2 values/);
+    expect(() => parse(['a', 'b'], [Buffer.from('1\t2\t3\n')])).toThrow(/more than 2 values/);
+    expect(() => parse(['a', 'b'], [Buffer.from('1\t2\n3\t')])).toThrow(/ended inside a row/);
+    expect(() => parse(['a'], [Buffer.from('1\\\n')])).toThrow(/lone backslash/);
+  });
+});
