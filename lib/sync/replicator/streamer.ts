@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { commitBatch, getCurrentRows, listCurrentRows, type CommitResult } from '@/lib/sync/storage';
+import { commitPrepared, getCurrentRows, listCurrentRows, prepareCommit, type CommitResult, type PreparedCommit } from '@/lib/sync/storage';
 import { ChangePlanner, type RowOverlay, type SourceChange } from './changes';
 import { ReplicationError } from './errors';
 import type { Logger } from './log';
@@ -242,8 +242,10 @@ export class Streamer {
           await this.woken(committing.done);
           if (this.pending.length > 0 && batch.changes + this.pending[0]!.changes.length > this.options.maxBatchChanges) break;
         }
+        // Encoded while the previous batch commits: only the statements wait for it.
+        const prepared = this.prepare(batch);
         if (committing) await committing.done;
-        const entry = { done: this.commit(batch), settled: false, overlay: batch.planner.overlay() };
+        const entry = { done: this.commit(batch, prepared), settled: false, overlay: batch.planner.overlay() };
         entry.done.then(() => (entry.settled = true), () => (entry.settled = true));
         committing = entry;
       }
@@ -291,10 +293,16 @@ export class Streamer {
     batch.planMs += performance.now() - started;
   }
 
-  private async commit({ transactions, changes, planner, lsn, planMs }: PlannedBatch): Promise<void> {
-    const { storage, rulesId } = this.options;
-    const started = performance.now();
+  /** The batch's storage writes, validated and encoded for COPY (no I/O). */
+  private prepare({ planner, lsn }: PlannedBatch): PreparedCommit {
     const checkpoint = compareLsn(lsn, this.options.catchUpLsn) >= 0;
+    return prepareCommit(this.options.rulesId, { ops: planner.ops, ...planner.storageUpdates(), lsn, checkpoint });
+  }
+
+  private async commit({ transactions, changes, planner, lsn, planMs }: PlannedBatch, prepared: PreparedCommit): Promise<void> {
+    const { storage } = this.options;
+    const started = performance.now();
+    const checkpoint = prepared.batch.checkpoint;
     const updates = planner.storageUpdates();
     const emptyBatch = planner.ops.length === 0 && updates.currentRows.upsert.length + updates.currentRows.insert.length + updates.currentRows.delete.length + updates.parameters.delete.length === 0;
     const forced = transactions.some((t) => t.forceCheckpoint);
@@ -304,7 +312,7 @@ export class Streamer {
     } else {
       // A batch without ops (only parameter lookups changed, or a write checkpoint asked for it)
       // checkpoints at the current op id with a later LSN; the hub runs a round for it all the same.
-      const result = await commitBatch(storage, rulesId, { ops: planner.ops, ...updates, lsn, checkpoint });
+      const result = await commitPrepared(storage, prepared);
       this.lastLsn = lsn;
       this.stream.confirm(lsn);
       if (checkpoint) {

@@ -40,17 +40,49 @@ const COPY_OPS_FROM = 200;
  *   await commitBatch(pool, rulesId, { ops: [{ bucket: 'list["1"]', op: 'PUT', table: 'todos', rowId: 'a', data: '{"id":"a"}' }], lsn: '0/16B3748', checkpoint: true });
  */
 export async function commitBatch(pool: pg.Pool, rulesId: number, batch: CommitBatch, internal: { copyOpsFrom?: number } = {}): Promise<CommitResult> {
+  return commitPrepared(pool, prepareCommit(rulesId, batch, internal));
+}
+
+/**
+ * A batch validated, checksummed and encoded for commitPrepared. Making it does no I/O, so the
+ * replicator makes the next batch's while the previous one commits: only the statements are left
+ * for the commit, which batches wait for one after the other.
+ */
+export interface PreparedCommit {
+  readonly rulesId: number;
+  readonly batch: PreparedBatch;
+  /** One statement: commit_batch's parameters. */
+  readonly single?: unknown[];
+  /** Several statements: the ops and inserted rows encoded for COPY, write_batch's other parameters. */
+  readonly copy?: { ops: OpsCopy; rows: CurrentRowsCopy | null; others: unknown[] };
+}
+
+/** Validates and encodes `batch` (see commitBatch); throws STORAGE_BATCH_INVALID on misuse. */
+export function prepareCommit(rulesId: number, batch: CommitBatch, internal: { copyOpsFrom?: number } = {}): PreparedCommit {
   if (batch.ops.length >= (internal.copyOpsFrom ?? COPY_OPS_FROM)) {
-    const encoded = new OpsCopy(rulesId);
-    return commitWithCopy(pool, rulesId, prepareBatch(batch, encoded), encoded);
+    const ops = new OpsCopy(rulesId);
+    const p = prepareBatch(batch, ops);
+    let rows: CurrentRowsCopy | null = null;
+    if (p.rowInserts.length > 0) {
+      rows = new CurrentRowsCopy(rulesId);
+      for (const row of p.rowInserts) rows.add(row);
+    }
+    return { rulesId, batch: p, copy: { ops, rows, others: otherColumns(p, false) } };
   }
   const p = prepareBatch(batch);
+  // An empty op range of one id: the function inserts no op (its op columns are null) but the
+  // checkpoint gets an op id of its own.
+  return { rulesId, batch: p, single: [rulesId, p.ops.ops.length, p.lsn, p.snapshotProgress, p.checkpoint, ...opColumns(p), ...otherColumns(p, true)] };
+}
+
+/** Commits a batch made by prepareCommit, in ONE storage transaction (see commitBatch). Each prepared batch commits once. */
+export async function commitPrepared(pool: pg.Pool, prepared: PreparedCommit): Promise<CommitResult> {
+  const { rulesId, batch: p } = prepared;
+  if (prepared.copy) return commitWithCopy(pool, rulesId, p, prepared.copy);
   const { rows } = await pool.query<{ refused: string | null; last_op_id: string | null; last_lsn: string | null }>({
     name: 'lockstep_commit_batch',
     text: COMMIT_BATCH,
-    // An empty op range of one id: the function inserts no op (its op columns are null) but the
-    // checkpoint gets an op id of its own.
-    values: [rulesId, p.ops.ops.length, p.lsn, p.snapshotProgress, p.checkpoint, ...opColumns(p), ...otherColumns(p, true)],
+    values: prepared.single!,
   });
   const result = rows[0]!;
   if (result.refused !== null) throw refusal(rulesId, result.refused, p.lsn, result.last_lsn);
@@ -61,7 +93,7 @@ export async function commitBatch(pool: pg.Pool, rulesId: number, batch: CommitB
  * The same batch in one transaction of several statements: its ops, and the rows it inserts, sent
  * with COPY. The rows go last, after write_batch's deletes (a truncated table's rows included).
  */
-async function commitWithCopy(pool: pg.Pool, rulesId: number, p: PreparedBatch, encoded: OpsCopy): Promise<CommitResult> {
+async function commitWithCopy(pool: pg.Pool, rulesId: number, p: PreparedBatch, encoded: NonNullable<PreparedCommit['copy']>): Promise<CommitResult> {
   const n = p.ops.ops.length;
   return withTransaction(pool, async (client) => {
     const { rows } = await client.query<{ refused: string | null; last_op_id: string | null; last_lsn: string | null }>({
@@ -72,18 +104,16 @@ async function commitWithCopy(pool: pg.Pool, rulesId: number, p: PreparedBatch, 
     const taken = rows[0]!;
     if (taken.refused !== null) throw refusal(rulesId, taken.refused, p.lsn, taken.last_lsn);
     const lastOpId = int8(taken.last_op_id);
-    await copyIn(client, COPY_OPS, encoded.finish(lastOpId - n));
+    await copyIn(client, COPY_OPS, encoded.ops.finish(lastOpId - n));
     await client.query({
       name: 'lockstep_write_batch',
       text: WRITE_BATCH,
-      values: [rulesId, lastOpId, n, taken.last_lsn, p.checkpoint, null, null, null, null, null, null, ...otherColumns(p, false)],
+      values: [rulesId, lastOpId, n, taken.last_lsn, p.checkpoint, null, null, null, null, null, null, ...encoded.others],
     });
-    encoded.recycle();
-    if (p.rowInserts.length > 0) {
-      const rows = new CurrentRowsCopy(rulesId);
-      for (const row of p.rowInserts) rows.add(row);
-      await copyIn(client, COPY_CURRENT_ROWS, rows.finish());
-      rows.recycle();
+    encoded.ops.recycle();
+    if (encoded.rows) {
+      await copyIn(client, COPY_CURRENT_ROWS, encoded.rows.finish());
+      encoded.rows.recycle();
     }
     return commitResult(p, lastOpId, taken.last_lsn);
   });
