@@ -10,7 +10,19 @@
  *    time it took per change)  vs  pg-logical-replication decoding the backlog's WAL with a no-op handler;
  * 3. commit-to-checkpoint latency (p50/p95) for a row in a 10-row bucket and in a large bucket.
  * Prints a table and, under `npm run bench`, leaves the figures for bench/run.ts (bench/report.ts).
+ *
+ * Options (all parts run by default):
+ *   --quick                 smaller sizes (20k-row snapshot, 30k changes, 100k-row bucket);
+ *   --only=PART,...         snapshot (1 at 100k), stream (2; needs snapshot's database, so runs it
+ *                           too), sizes (1 at 10k and 1M), latency (3);
+ *   --sizes=N,...           the sizes of `sizes` (default 10000,1000000);
+ *   --repeat=N              run the selected parts N times in one process (figures of each run);
+ *   --chunk=N               snapshot rows per chunk (the replicator's default otherwise).
+ * BENCH_CPU_PROFILE=DIR writes a .cpuprofile of this process for each measured snapshot and catch-up
+ * (only while it is measured), BENCH_LOG=1 the replicator's debug log.
  */
+import fs from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
@@ -27,12 +39,41 @@ import { Replicator } from '@/lib/sync/replicator/replicator';
 import { publishFigures, type Figure } from './report';
 
 const quick = process.argv.includes('--quick');
+const option = (name: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
+const only = option('only')?.split(',');
+const part = (name: 'snapshot' | 'stream' | 'sizes' | 'latency') => !only || only.includes(name) || (name === 'snapshot' && only.includes('stream'));
+const SIZES = option('sizes')?.split(',').map(Number) ?? (quick ? [5_000] : [10_000, 1_000_000]);
+const REPEAT = Number(option('repeat') ?? 1);
+const CHUNK = option('chunk') ? { chunkSize: Number(option('chunk')) } : {};
 const SNAPSHOT_ROWS = quick ? 20_000 : 100_000;
 const STREAM_CHANGES = quick ? 30_000 : 150_000;
 const BIG_BUCKET = quick ? 100_000 : 1_000_000;
 const LATENCY_SAMPLES = quick ? 50 : 200;
 
 const rules = compileSyncRules(syncConfig);
+
+/** Profiles this process (the replicator runs in it) from here until the returned function is called. */
+async function cpuProfile(name: string): Promise<() => Promise<void>> {
+  const dir = process.env.BENCH_CPU_PROFILE;
+  if (!dir) return async () => undefined;
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.setSamplingInterval', { interval: 200 });
+  await session.post('Profiler.start');
+  return async () => {
+    const { profile } = await session.post('Profiler.stop');
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(`${dir}/${name}-${Date.now()}.cpuprofile`, JSON.stringify(profile));
+    session.disconnect();
+  };
+}
+
+/** Node's CPU time (user + system) since `start`, in ms: the replicator's, and the light polling of the benchmark. */
+function cpuMsSince(start: NodeJS.CpuUsage): number {
+  const used = process.cpuUsage(start);
+  return (used.user + used.system) / 1000;
+}
 
 async function withServer<T>(fn: (adminUrl: string) => Promise<T>): Promise<T> {
   let cluster: LocalCluster | undefined;
@@ -116,12 +157,23 @@ async function snapshotScenario(adminUrl: string, figures: Figure[]): Promise<vo
   await seedList(app, 'snapshot', SNAPSHOT_ROWS);
   await app.query('VACUUM ANALYZE todos');
   const copyMs = await copyBaseline(db.app);
-  const replicator = new Replicator({ sourceUrl: db.app, storageUrl: db.storage, rules, log: process.env.BENCH_LOG ? createLogger({ bench: true }, 'debug') : silentLogger, compactEveryMs: 0 });
+  const replicator = new Replicator({ sourceUrl: db.app, storageUrl: db.storage, rules, log: process.env.BENCH_LOG ? createLogger({ bench: true }, 'debug') : silentLogger, compactEveryMs: 0, ...CHUNK });
+  const profiled = await cpuProfile('snapshot');
   const started = performance.now();
+  const snapshotCpu = process.cpuUsage();
   const running = replicator.run();
   await waitFor(async () => (await storage.query("SELECT 1 FROM lockstep.rules_versions WHERE state = 'active'")).rowCount === 1);
   const ms = performance.now() - started;
-  figures.push({ scenario: 1, case: `${SNAPSHOT_ROWS.toLocaleString('en')} todos into bucket storage`, ours: `${ms.toFixed(0)} ms`, baseline: `COPY TO STDOUT ${copyMs.toFixed(0)} ms`, ratio: `${(ms / copyMs).toFixed(1)}× of COPY`, target: '100k rows <= 2,000 ms', met: quick ? null : ms <= 2000 });
+  const cpuMs = cpuMsSince(snapshotCpu);
+  await profiled();
+  figures.push({ scenario: 1, case: `${SNAPSHOT_ROWS.toLocaleString('en')} todos into bucket storage`, ours: `${ms.toFixed(0)} ms (Node CPU ${cpuMs.toFixed(0)} ms)`, baseline: `COPY TO STDOUT ${copyMs.toFixed(0)} ms`, ratio: `${(ms / copyMs).toFixed(1)}× of COPY`, target: '100k rows <= 2,000 ms', met: quick ? null : ms <= 2000 });
+  if (!part('stream')) {
+    await replicator.stop();
+    await running;
+    await app.end();
+    await storage.end();
+    return;
+  }
 
   // Streaming, 1: the writer runs beside the replicator, as an app's writes would.
   const list = (await app.query<{ id: string }>('SELECT id FROM lists LIMIT 1')).rows[0]!.id;
@@ -140,11 +192,13 @@ async function snapshotScenario(adminUrl: string, figures: Figure[]): Promise<vo
   const backlog = await writeWorkload(app, list, STREAM_CHANGES);
   const target = await walInsertLsn(app);
   const restarted = new Replicator({ sourceUrl: db.app, storageUrl: db.storage, rules, log: process.env.BENCH_LOG ? createLogger({ bench: true }, 'debug') : silentLogger, compactEveryMs: 0 });
+  const profiledCatchUp = await cpuProfile('catch-up');
   const catchUpStart = performance.now();
   const cpuStart = process.cpuUsage();
   const runningAgain = restarted.run();
   await waitCaughtUp(app, storage, target);
   const catchUpMs = performance.now() - catchUpStart;
+  await profiledCatchUp();
   // Node's CPU time (the replicator, and the light catch-up check): a figure the machine's other load moves less than rates.
   const cpu = process.cpuUsage(cpuStart);
   const cpuPerChange = (cpu.user + cpu.system) / backlog;
@@ -169,7 +223,7 @@ async function snapshotScenario(adminUrl: string, figures: Figure[]): Promise<vo
  * todos, the COPY baseline, then the replicator from start until its first version is active.
  */
 async function snapshotSizes(adminUrl: string, figures: Figure[]): Promise<void> {
-  for (const size of quick ? [5_000] : [10_000, 1_000_000]) {
+  for (const size of SIZES) {
     const db = await freshDatabases(adminUrl, `snapshot_${size}`);
     const app = new pg.Pool({ connectionString: db.app });
     const storage = new pg.Pool({ connectionString: db.storage });
@@ -177,15 +231,17 @@ async function snapshotSizes(adminUrl: string, figures: Figure[]): Promise<void>
       await seedList(app, `snapshot-${size}`, size);
       await app.query('VACUUM ANALYZE todos');
       const copyMs = await copyBaseline(db.app);
-      const replicator = new Replicator({ sourceUrl: db.app, storageUrl: db.storage, rules, log: silentLogger, compactEveryMs: 0 });
+      const replicator = new Replicator({ sourceUrl: db.app, storageUrl: db.storage, rules, log: silentLogger, compactEveryMs: 0, ...CHUNK });
       const started = performance.now();
+      const snapshotCpu = process.cpuUsage();
       const running = replicator.run();
       await waitFor(async () => (await storage.query("SELECT 1 FROM lockstep.rules_versions WHERE state = 'active'")).rowCount === 1);
       const ms = performance.now() - started;
+      const cpuMs = cpuMsSince(snapshotCpu);
       await replicator.stop();
       await running;
       const rate = Math.round(size / (ms / 1000)).toLocaleString('en');
-      figures.push({ scenario: 1, case: `${size.toLocaleString('en')} todos into bucket storage`, ours: `${ms.toFixed(0)} ms (${rate} rows/s)`, baseline: `COPY TO STDOUT ${copyMs.toFixed(0)} ms`, ratio: `${(ms / copyMs).toFixed(1)}× of COPY`, target: '- (100k rows <= 2,000 ms)', met: null });
+      figures.push({ scenario: 1, case: `${size.toLocaleString('en')} todos into bucket storage`, ours: `${ms.toFixed(0)} ms (${rate} rows/s; Node CPU ${cpuMs.toFixed(0)} ms)`, baseline: `COPY TO STDOUT ${copyMs.toFixed(0)} ms`, ratio: `${(ms / copyMs).toFixed(1)}× of COPY`, target: '- (100k rows <= 2,000 ms)', met: null });
     } finally {
       await app.end();
       await storage.end();
@@ -301,9 +357,11 @@ async function latencyScenario(adminUrl: string, figures: Figure[]): Promise<voi
 export async function benchReplicator(): Promise<Figure[]> {
   const figures: Figure[] = [];
   await withServer(async (adminUrl) => {
-    await snapshotScenario(adminUrl, figures);
-    await snapshotSizes(adminUrl, figures);
-    await latencyScenario(adminUrl, figures);
+    for (let run = 0; run < REPEAT; run++) {
+      if (part('snapshot')) await snapshotScenario(adminUrl, figures);
+      if (part('sizes')) await snapshotSizes(adminUrl, figures);
+      if (part('latency')) await latencyScenario(adminUrl, figures);
+    }
   });
   return figures;
 }
