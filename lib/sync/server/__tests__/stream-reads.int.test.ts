@@ -4,6 +4,7 @@ import { createTestDatabase, type TestDatabase } from '@/test/db';
 import { dataLineSchema, opSchema } from '@/lib/sync/protocol';
 import { encodeDataLine } from '../stream/encode';
 import { bucketStatesAt, checkpointState, clientKey, commitBatch, createRulesVersion, createWriteCheckpoint, lookupsChangedSince, migrateStorage, readOps, readOpsPage, writeCheckpointsAt, writeCheckpointsFor } from '@/lib/sync/storage';
+import { bucketsChangedAt, writeCheckpointsReachedAt } from '@/lib/sync/storage/stream-reads';
 
 let db: TestDatabase;
 let rulesId: number;
@@ -134,6 +135,54 @@ describe('round reads: what changed since a checkpoint', () => {
     expect(at.lsn).toBe('0/500');
     expect([...at.ids]).toEqual([[clientKey('wa', 'c'), id]]);
     const none = await writeCheckpointsAt(db.pool, rulesId, 999_999, [{ userId: 'wa', clientId: 'c' }]);
-    expect(none).toEqual({ lsn: null, ids: new Map() });
+    expect(none).toEqual({ lsn: null, ids: new Map(), maxId: expect.any(Number) });
+    expect(at.maxId).toBeGreaterThanOrEqual(id + 1);
+  });
+
+  it('bucketsChangedAt finds every bucket changed since, as bucketStatesAt does, from the index alone', async () => {
+    const a = await commitBatch(db.pool, rulesId, { ops: [{ bucket: 'ca', op: 'PUT', table: 't', rowId: '1', data: '{}' }, { bucket: 'cb', op: 'PUT', table: 't', rowId: '1', data: '{}' }], checkpoint: true });
+    const b = await commitBatch(db.pool, rulesId, { ops: [{ bucket: 'ca', op: 'PUT', table: 't', rowId: '2', data: '{}' }, { bucket: 'cc', op: 'PUT', table: 't', rowId: '1', data: '{}' }], checkpoint: true });
+    // Half a source transaction past the checkpoint, in a changed bucket and in one that did not change before it.
+    await commitBatch(db.pool, rulesId, { ops: [{ bucket: 'ca', op: 'PUT', table: 't', rowId: '3', data: '{}' }, { bucket: 'cd', op: 'PUT', table: 't', rowId: '1', data: '{}' }], checkpoint: false });
+    const changed = (await bucketsChangedAt(db.pool, rulesId, b.lastOpId, a.lastOpId, 100))!;
+    expect([...changed.keys()].sort()).toEqual(['ca', 'cc']);
+    expect(changed).toEqual(await bucketStatesAt(db.pool, rulesId, ['ca', 'cb', 'cc', 'cd'], b.lastOpId, a.lastOpId, []));
+    const exact = (await checkpointState(db.pool, rulesId, ['ca', 'cc'])).buckets;
+    expect(changed.get('ca')).toEqual(exact.get('ca'));
+    // From before the first batch: every bucket either wrote, as of checkpoint b.
+    const all = (await bucketsChangedAt(db.pool, rulesId, b.lastOpId, a.lastOpId - 2, 100))!;
+    expect([...all.keys()].filter((k) => k.startsWith('c') && k.length === 2).sort()).toEqual(['ca', 'cb', 'cc']);
+    expect((await bucketsChangedAt(db.pool, rulesId, b.lastOpId, b.lastOpId, 100))!.size).toBe(0);
+    // Too many changed: null, so that the caller asks for the buckets it needs instead.
+    expect(await bucketsChangedAt(db.pool, rulesId, b.lastOpId, a.lastOpId - 2, 2)).toBeNull();
+    await commitBatch(db.pool, rulesId, { ops: [], checkpoint: true });
+  });
+
+  it('writeCheckpointsReachedAt finds those past the previous LSN, and late ones by id', async () => {
+    const base = (await writeCheckpointsAt(db.pool, rulesId, 0, [])).maxId;
+    const previous = await commitBatch(db.pool, rulesId, { ops: [], lsn: '0/1000', checkpoint: true });
+    // Reached by the previous checkpoint and read then: not news.
+    await createWriteCheckpoint(db.pool, 'ra', 'c', '0/0F00');
+    const seen = (await writeCheckpointsAt(db.pool, rulesId, previous.lastOpId, [])).maxId;
+    // Committed only after the previous checkpoint was read, though its LSN is before it.
+    const late = await createWriteCheckpoint(db.pool, 'rb', 'c', '0/0F80');
+    const reached = await createWriteCheckpoint(db.pool, 'rc', 'c', '0/1100');
+    const older = await createWriteCheckpoint(db.pool, 'rd', 'c', '0/1050');
+    const newer = await createWriteCheckpoint(db.pool, 'rd', 'c', '0/1150');
+    const pending = await createWriteCheckpoint(db.pool, 're', 'c', '0/3000');
+    const cp = await commitBatch(db.pool, rulesId, { ops: [], lsn: '0/2000', checkpoint: true });
+    const at = await writeCheckpointsReachedAt(db.pool, rulesId, cp.lastOpId, seen, '0/1000');
+    expect(at.lsn).toBe('0/2000');
+    expect(at.maxId).toBe(pending);
+    expect(Object.fromEntries(at.ids)).toEqual({ [clientKey('rb', 'c')]: late, [clientKey('rc', 'c')]: reached, [clientKey('rd', 'c')]: newer });
+    expect(older).toBeLessThan(newer);
+    // With an id window from before everything: the one read before comes back too (harmless: not newer for its client).
+    expect((await writeCheckpointsReachedAt(db.pool, rulesId, cp.lastOpId, base, '0/1000')).ids.has(clientKey('ra', 'c'))).toBe(true);
+    // The LSN of a checkpoint can move on under the same op id: the pending one is reached then, found by its LSN alone.
+    await commitBatch(db.pool, rulesId, { ops: [], lsn: '0/4000', checkpoint: true });
+    const moved = await writeCheckpointsReachedAt(db.pool, rulesId, cp.lastOpId, pending, '0/2000');
+    expect(moved.lsn).toBe('0/4000');
+    expect(Object.fromEntries(moved.ids)).toEqual({ [clientKey('re', 'c')]: pending });
+    expect((await writeCheckpointsReachedAt(db.pool, rulesId, 999_999, 0, '0/0')).ids.size).toBe(0);
   });
 });

@@ -4,7 +4,8 @@ import { SyncErrorCode, SyncProtocolError } from '@/lib/sync/protocol';
 import { latestCheckpoint, listenCheckpoints, rulesVersionInState, type CheckpointListener, type CheckpointNotice, type PageLimits, type RulesVersion } from '@/lib/sync/storage';
 import type { SyncServerLogger } from '../log';
 import { createLoaders, type StreamLoaders } from './loaders';
-import { runRound, type RoundParticipant } from './round';
+import { acceptRound, readRound, type RoundData, type RoundParticipant, type RoundReads } from './round';
+import { WriteCheckpointWindow } from './write-checkpoint-window';
 
 /** The rules version streams are served from. */
 export interface ActiveRules {
@@ -61,6 +62,7 @@ export class SyncHub {
   private roundRunning = false;
   private roundAgain = false;
   private readonly subscribers = new Set<HubSubscriber>();
+  private readonly writeCheckpoints = new WriteCheckpointWindow();
   private ticker: NodeJS.Timeout | undefined;
   private refreshing: Promise<void> | undefined;
   private refreshAgain = false;
@@ -104,6 +106,7 @@ export class SyncHub {
     try {
       await Promise.race([this.listener.ready, timeout]);
       await Promise.race([this.refresh(true), timeout]);
+      this.writeCheckpoints.observe(this.options.storagePool).catch((error: unknown) => this.options.log.warn('could not read the latest write checkpoint id', { error }));
     } finally {
       clearTimeout(timer);
     }
@@ -194,17 +197,31 @@ export class SyncHub {
         const others: HubSubscriber[] = [];
         const rounds = this.options.rounds ?? true;
         for (const subscriber of this.subscribers) (rounds && subscriber.joinable(active.id, since) ? joined : others).push(subscriber);
+        let data: RoundData | undefined;
         if (joined.length > 0) {
+          const reads: RoundReads = {
+            page: (bucket, after, upTo) => this.loaders.page(active.id, bucket, after, upTo),
+            writeCheckpoints: (opId, clients) => this.writeCheckpoints.read(this.options.storagePool, active.id, opId, clients),
+          };
           try {
-            others.push(...(await runRound(this.options.storagePool, (bucket, after, upTo) => this.loaders.page(active.id, bucket, after, upTo), active.id, target, since, round, joined)));
+            data = await readRound(this.options.storagePool, reads, active.id, target, since, round, joined);
           } catch (error: unknown) {
             this.options.log.warn('checkpoint round failed; streams catch up one by one', { error });
+            this.writeCheckpoints.reset();
             others.push(...joined);
           }
         }
-        if (this.active?.id !== active.id) break;
+        if (this.active?.id !== active.id) {
+          for (const subscriber of joined) subscriber.abandon();
+          break;
+        }
+        // Done before the streams take the data: one woken early checks it before the last are handed theirs.
         this.settled = Math.max(this.settled, target);
         this.round = round;
+        if (data) {
+          this.writeCheckpoints.settle(data.checkpoint.lsn);
+          others.push(...(await acceptRound(data, joined)));
+        }
         for (const subscriber of others) subscriber.wake();
       } while (this.roundAgain && !this.closed);
     } finally {
@@ -233,6 +250,7 @@ export class SyncHub {
           // Another version (or the first): its op ids start over; every stream ends or starts afresh.
           this.active = next;
           this.noticed = this.settled = checkpoint?.opId ?? 0;
+          this.writeCheckpoints.reset();
           this.wakeAll();
         } else if (checkpoint) {
           this.onCheckpoint(checkpoint.opId);

@@ -1,5 +1,6 @@
 import type pg from 'pg';
-import { bucketStatesAt, clientKey, lookupsChangedSince, writeCheckpointsAt, type BucketState, type Checkpoint, type LookupValues } from '@/lib/sync/storage';
+import { bucketStatesAt, clientKey, lookupsChangedSince, type BucketState, type Checkpoint, type LookupValues } from '@/lib/sync/storage';
+import { bucketsChangedAt, type WriteCheckpointsAt } from '@/lib/sync/storage/stream-reads';
 import type { EncodedPage } from './loaders';
 
 /** Data pages a round starts reading before the streams ask for them, at most. */
@@ -7,11 +8,16 @@ const MAX_PREFETCH = 32;
 
 /**
  * One round per new checkpoint, for every idle stream of the process at once: three queries run
- * side by side (parameter lookups that changed, bucket states that changed, write checkpoints)
- * whatever the number of streams, and each answers only with what changed. Then each stream
- * decides, without a query of its own, whether the checkpoint changes anything for its client.
- * Only those it does are woken; the others stay asleep.
+ * side by side (parameter lookups that changed, buckets that changed, write checkpoints newly
+ * reached) whatever the number of streams, and each answers only with what changed; the buckets
+ * and write checkpoints are found from what changed, without the streams' buckets or clients as
+ * input. Then each stream decides, without a query of its own, whether the checkpoint changes
+ * anything for its client. Only those it does are woken, a slice at a time, so that the first
+ * slices' lines are written while the next are planned; the others stay asleep.
  */
+
+/** Streams woken before the round lets the event loop write their lines. */
+const WAKE_SLICE = 50;
 
 /** A checkpoint's news, shared by every stream of the round. */
 export interface RoundData {
@@ -47,57 +53,88 @@ export interface RoundParticipant {
   lookups(): ReadonlyMap<string, LookupValues>;
   /** The buckets its client holds now, with the op id it holds each up to. */
   heldBuckets(): Iterable<[bucket: string, position: number]>;
+  /** The op id its client holds `bucket` up to; undefined when it does not hold it. */
+  position(bucket: string): number | undefined;
   /** Re-derives its buckets when one of its lookups changed; returns buckets newly granted. */
   regrant(changed: ReadonlyMap<string, LookupValues>): Promise<string[]>;
-  /** Takes the round's data: plans the diff and wakes itself if there is one. False: it could not use it. */
-  accept(round: RoundData): boolean;
+  /**
+   * Takes the round's data: plans the diff and wakes itself if there is one ('woken'), or moves
+   * on to the checkpoint with nothing to send ('idle'). 'refused': it could not use it.
+   */
+  accept(round: RoundData): 'woken' | 'idle' | 'refused';
   /** Forgets what regrant prepared (the round failed). */
   abandon(): void;
   wake(): void;
 }
 
+/** How a round reads: the hub's loaders and write checkpoint window. */
+export interface RoundReads {
+  page(bucket: string, after: number, upTo: number): Promise<EncodedPage>;
+  writeCheckpoints(checkpointOpId: number, clients: () => Array<{ userId: string; clientId: string }>): Promise<WriteCheckpointsAt>;
+}
+
 /**
- * Runs the round of checkpoint `checkpointOpId` for the participants that joined it (all up to
- * date at `sinceOpId` or later). Returns those that could not use it (they became busy meanwhile):
- * the caller wakes them, once the round counts as done, so that they catch up on their own.
+ * Reads the news of checkpoint `checkpointOpId` for the participants that joined its round (all
+ * up to date at `sinceOpId` or later), and lets those whose lookups changed re-derive their
+ * buckets. Hand the result to acceptRound.
  */
-export async function runRound(
+export async function readRound(
   pool: pg.Pool,
-  readPage: (bucket: string, after: number, upTo: number) => Promise<EncodedPage>,
+  reads: RoundReads,
   rulesId: number,
   checkpointOpId: number,
   sinceOpId: number,
   roundNumber: number,
   participants: RoundParticipant[],
-): Promise<RoundParticipant[]> {
+): Promise<RoundData> {
   try {
     const known = new Map<string, string | null>();
-    const held = new Set<string>();
-    const clients = new Map<string, { userId: string; clientId: string }>();
     for (const p of participants) {
       for (const [key, { signature }] of p.lookups()) known.set(key, known.has(key) && known.get(key) !== signature ? null : signature);
-      for (const [bucket] of p.heldBuckets()) held.add(bucket);
-      clients.set(clientKey(p.userId, p.clientId), { userId: p.userId, clientId: p.clientId });
     }
-    const statesRead = bucketStatesAt(pool, rulesId, [...held], checkpointOpId, sinceOpId, []);
+    const heldBuckets = () => {
+      const held = new Set<string>();
+      for (const p of participants) for (const [bucket] of p.heldBuckets()) held.add(bucket);
+      return [...held];
+    };
+    // What changed, found by the index on last_op_id; if very many buckets changed, ask only for those held here.
+    const statesRead = bucketsChangedAt(pool, rulesId, checkpointOpId, sinceOpId, 1_000 + 4 * participants.length).then(
+      (changed) => changed ?? bucketStatesAt(pool, rulesId, heldBuckets(), checkpointOpId, sinceOpId, []),
+    );
     // The data streams will ask for first: read it as soon as the changed buckets are known,
     // while the other queries finish and the streams plan.
     const pagesRead = statesRead.then((states) => {
       const pages = new Map<string, Promise<EncodedPage>>();
+      if (states.size === 0) return pages;
+      const prefetch = (bucket: string, position: number | undefined): boolean => {
+        const state = states.get(bucket);
+        if (position === undefined || !state || state.lastOpId <= position) return true;
+        const key = pageKey(bucket, position);
+        if (pages.has(key)) return true;
+        if (pages.size >= MAX_PREFETCH) return false;
+        pages.set(key, reads.page(bucket, position, checkpointOpId));
+        return true;
+      };
+      // Usually a few buckets changed: look them up in each client's buckets rather than go through all of those.
+      const few = states.size <= 16;
       for (const p of participants) {
-        for (const [bucket, position] of p.heldBuckets()) {
-          const state = states.get(bucket);
-          const key = pageKey(bucket, position);
-          if (!state || state.lastOpId <= position || pages.has(key) || pages.size >= MAX_PREFETCH) continue;
-          pages.set(key, readPage(bucket, position, checkpointOpId));
+        if (few) {
+          for (const bucket of states.keys()) if (!prefetch(bucket, p.position(bucket))) return pages;
+        } else {
+          for (const [bucket, position] of p.heldBuckets()) if (!prefetch(bucket, position)) return pages;
         }
       }
       return pages;
     });
+    const clients = () => {
+      const all = new Map<string, { userId: string; clientId: string }>();
+      for (const p of participants) all.set(clientKey(p.userId, p.clientId), { userId: p.userId, clientId: p.clientId });
+      return [...all.values()];
+    };
     const [changed, states, writeCheckpoints, pages] = await Promise.all([
       lookupsChangedSince(pool, rulesId, known),
       statesRead,
-      writeCheckpointsAt(pool, rulesId, checkpointOpId, [...clients.values()]),
+      reads.writeCheckpoints(checkpointOpId, clients),
       pagesRead,
     ]);
     let gained = new Set<string>();
@@ -105,11 +142,27 @@ export async function runRound(
     else for (const p of participants) p.abandon();
     const missing = [...gained].filter((bucket) => !states.has(bucket));
     if (missing.length > 0) for (const [bucket, state] of await bucketStatesAt(pool, rulesId, [], checkpointOpId, sinceOpId, missing)) states.set(bucket, state);
-
-    const round: RoundData = { checkpoint: { opId: checkpointOpId, lsn: writeCheckpoints.lsn }, round: roundNumber, states, writeCheckpoints: writeCheckpoints.ids, pages, outputs: new Map() };
-    return participants.filter((p) => !p.accept(round));
+    return { checkpoint: { opId: checkpointOpId, lsn: writeCheckpoints.lsn }, round: roundNumber, states, writeCheckpoints: writeCheckpoints.ids, pages, outputs: new Map() };
   } catch (error: unknown) {
     for (const p of participants) p.abandon();
     throw error;
   }
+}
+
+/**
+ * Hands a round's data to each participant. Those it wakes are woken WAKE_SLICE at a time, the
+ * event loop turning between slices so their lines go out while later ones plan. Returns those
+ * that could not use it (they became busy meanwhile): the caller wakes them so that they catch up
+ * on their own. Call once the round counts as done (SyncHub.settledRound), since streams woken
+ * early may look at it before the last slice is handed its data.
+ */
+export async function acceptRound(round: RoundData, participants: RoundParticipant[]): Promise<RoundParticipant[]> {
+  const refused: RoundParticipant[] = [];
+  let woken = 0;
+  for (const p of participants) {
+    const outcome = p.accept(round);
+    if (outcome === 'refused') refused.push(p);
+    else if (outcome === 'woken' && ++woken % WAKE_SLICE === 0) await new Promise<void>((resolve) => setImmediate(resolve));
+  }
+  return refused;
 }

@@ -119,6 +119,10 @@ export class StreamSession implements HubSubscriber {
     if (this.state) for (const [bucket, held] of this.state.buckets) yield [bucket, held.position];
   }
 
+  position(bucket: string): number | undefined {
+    return this.state?.buckets.get(bucket)?.position;
+  }
+
   async regrant(changed: ReadonlyMap<string, LookupValues>): Promise<string[]> {
     this.regranted = undefined;
     let mine: Map<string, LookupValues> | undefined;
@@ -136,40 +140,42 @@ export class StreamSession implements HubSubscriber {
     return grants.filter((g) => !held?.has(g.bucket)).map((g) => g.bucket);
   }
 
-  accept(round: RoundData): boolean {
+  accept(round: RoundData): 'woken' | 'idle' | 'refused' {
     const regranted = this.regranted;
     this.regranted = undefined;
     // An equal op id is a checkpoint that only moved its LSN: it may still bring a write checkpoint or new grants.
-    if (!this.joinable(this.rules?.id ?? -1, 0) || round.checkpoint.opId < this.state!.lastOpId) return false;
+    if (!this.joinable(this.rules?.id ?? -1, 0) || round.checkpoint.opId < this.state!.lastOpId) return 'refused';
     const state = this.state!;
-    const writeCheckpoint = round.checkpoint.lsn === null ? null : (round.writeCheckpoints.get(clientKey(this.userId, this.clientId)) ?? null);
-    if (!regranted && (writeCheckpoint === null || writeCheckpoint === state.writeCheckpoint) && !someHeld(state, round.states)) {
+    let writeCheckpoint = round.checkpoint.lsn === null ? null : (round.writeCheckpoints.get(clientKey(this.userId, this.clientId)) ?? null);
+    // Rounds may hand an id the client has already been sent (or an older one): not news.
+    if (writeCheckpoint !== null && state.writeCheckpoint !== null && writeCheckpoint <= state.writeCheckpoint) writeCheckpoint = null;
+    if (!regranted && writeCheckpoint === null && !someHeld(state, round.states)) {
       // Nothing of this client's changed: move on without a plan (most streams, most rounds).
-      this.state = { ...state, lastOpId: round.checkpoint.opId };
+      state.lastOpId = Math.max(state.lastOpId, round.checkpoint.opId);
       this.seenRound = round.round;
-      return true;
+      return 'idle';
     }
     const grants = regranted?.grants ?? this.grants;
     const states = new Map<string, BucketState>();
     for (const grant of grants) {
       const held = state.buckets.get(grant.bucket);
       const current = round.states.get(grant.bucket) ?? (held ? heldState(held) : undefined);
-      if (!current) return false;
+      if (!current) return 'refused';
       states.set(grant.bucket, current);
     }
     const plan = planDiff(state, grants, states, round.checkpoint.opId, writeCheckpoint);
     this.grants = grants;
     if (regranted) this.lookupValues = regranted.lookups;
-    if (plan.changed) {
-      this.offered = plan;
-      this.offeredRound = round;
-      this.wake();
-    } else {
-      this.state = plan.next;
-    }
     // Only a round this stream used counts as seen: one it could not use leaves it to re-read by itself.
     this.seenRound = round.round;
-    return true;
+    if (!plan.changed) {
+      this.state = plan.next;
+      return 'idle';
+    }
+    this.offered = plan;
+    this.offeredRound = round;
+    this.wake();
+    return 'woken';
   }
 
   abandon(): void {
