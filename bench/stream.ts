@@ -296,6 +296,8 @@ async function latency(appUrl: string, storageUrl: string, clients: MarkerClient
 }
 
 async function main(): Promise<void> {
+  // The app's production build first: a failed build stops the run before anything starts.
+  const distDir = SERVER === 'next' ? appBuildForScript(argv.includes('--build')).distDir : undefined;
   let cluster: LocalCluster | undefined;
   let adminUrl: string;
   if (process.env.DATABASE_URL) adminUrl = withDatabase(process.env.DATABASE_URL, 'postgres');
@@ -324,7 +326,7 @@ async function main(): Promise<void> {
     const rulesId = await waitForCatchUp(dbs.appUrl, dbs.storageUrl);
     const snapshotRows = ROWS + CLIENTS * 2 + (sizes.large ? LARGE + 2 : 0) + 12;
     report.push({ what: `replicator start and snapshot of ${fmt(snapshotRows)} rows (for reference)`, value: `${fmt(performance.now() - seededAt)} ms` });
-    server = SERVER === 'next' ? await startNextServer(env, appBuildForScript(argv.includes('--build')).distDir) : await startServer(env);
+    server = distDir ? await startNextServer(env, distDir) : await startServer(env);
     // A first stream, so that the route's first use (module load, the LISTEN connection) is timed in neither part.
     const warm = new MarkerClient(/warm-(\d+)/g);
     await warm.open(server.port, await token(sizes.small.id), 'warm-up');
