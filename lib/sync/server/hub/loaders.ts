@@ -1,8 +1,8 @@
 import type pg from 'pg';
 import type { BucketGrant, CompiledSyncRules } from '@/lib/sync/config';
-import { checkpointState, clientKey, lookupsChangedSince, readOpsPage, writeCheckpointsFor, type BucketState, type Checkpoint, type LookupValues, type PageLimits } from '@/lib/sync/storage';
+import { checkpointState, clientKey, lookupsChangedSince, writeCheckpointsFor, type BucketState, type Checkpoint, type LookupValues, type PageLimits } from '@/lib/sync/storage';
 import { Batcher, groupBy } from './batcher';
-import { encodeDataLine } from '../stream/encode';
+import { readDataLine } from '../stream/data-line';
 
 /**
  * The stream's reads of bucket storage, shared by every stream of the process: calls made in the
@@ -92,12 +92,7 @@ export function createLoaders(pool: pg.Pool, rules: CompiledSyncRules, limits: P
       const key = `${rulesId}\u0000${bucket}\u0000${after}\u0000${upTo}`;
       let pending = pagesInFlight.get(key);
       if (!pending) {
-        pending = readOpsPage(pool, rulesId, bucket, after, upTo, limits).then((page) => ({
-          line: encodeDataLine(bucket, after, page),
-          count: page.ops.length,
-          nextAfter: page.ops.length === 0 ? after : Number(page.ops[page.ops.length - 1]![0]),
-          hasMore: page.hasMore,
-        }));
+        pending = readDataLine(pool, rulesId, bucket, after, upTo, limits);
         pagesInFlight.set(key, pending);
         const settled = () => pagesInFlight.delete(key);
         // A stream that went away may leave a prefetched page unread: never an unhandled rejection.
