@@ -1,4 +1,5 @@
 import type { SqlDatabase } from '../db/database';
+import { HOLDER_COLUMNS } from './holders';
 import { quoteIdent, stageTableOf, storeTableOf } from './layout';
 import { setMeta } from './meta';
 
@@ -38,7 +39,7 @@ export function applyTouchedRows(db: SqlDatabase, checkpoint: AppliedCheckpoint)
       }
       continue;
     }
-    db.run(`CREATE TABLE IF NOT EXISTS ${store} (id TEXT PRIMARY KEY NOT NULL, data TEXT NOT NULL)`);
+    db.run(`CREATE TABLE IF NOT EXISTS ${store} (id TEXT PRIMARY KEY NOT NULL, data TEXT NOT NULL, ${HOLDER_COLUMNS})`);
     db.run(`DELETE FROM ${store}`);
     // SQLite: with max(), the bare columns come from the row holding the maximum.
     db.run(`INSERT INTO ${store} (id, data) SELECT row_id, data FROM (SELECT row_id, data, max(op_id) FROM ls_oplog WHERE tbl = ? GROUP BY row_id) WHERE data <> ''`, [table]);
@@ -46,20 +47,31 @@ export function applyTouchedRows(db: SqlDatabase, checkpoint: AppliedCheckpoint)
   const touched = db.all<{ tbl: string }>('SELECT DISTINCT tbl FROM ls_touched').map((r) => r.tbl).filter((t) => !bulk.includes(t));
   for (const table of touched) {
     const store = quoteIdent(storeTableOf(table));
-    db.run(`CREATE TABLE IF NOT EXISTS ${store} (id TEXT PRIMARY KEY NOT NULL, data TEXT NOT NULL)`);
+    db.run(`CREATE TABLE IF NOT EXISTS ${store} (id TEXT PRIMARY KEY NOT NULL, data TEXT NOT NULL, ${HOLDER_COLUMNS})`);
+    // A row's holders: its oplog entries and the bucket the row carries (storage/holders.ts). Data
+    // '' (and a carried bucket) means the store's data, or the server's copy if written locally.
+    const serverCopy = (id: string) => `(SELECT s.data FROM ls_server_rows s WHERE s.tbl = ?1 AND s.row_id = ${id})`;
     db.run(
       `INSERT INTO ${store} (id, data)
          SELECT row_id, data FROM (
-           SELECT o.row_id, CASE WHEN o.data <> '' THEN o.data ELSE (SELECT s.data FROM ls_server_rows s WHERE s.tbl = ?1 AND s.row_id = o.row_id) END AS data, max(o.op_id) FROM ls_oplog o
-            WHERE o.tbl = ?1 AND o.row_id IN (SELECT row_id FROM ls_touched WHERE tbl = ?1)
-            GROUP BY o.row_id) WHERE data IS NOT NULL
+           SELECT row_id, data, max(op_id) FROM (
+             SELECT o.row_id, o.op_id, CASE WHEN o.data <> '' THEN o.data ELSE ${serverCopy('o.row_id')} END AS data FROM ls_oplog o
+              WHERE o.tbl = ?1 AND o.row_id IN (SELECT row_id FROM ls_touched WHERE tbl = ?1)
+             UNION ALL
+             SELECT c.id, c.op_id, ${serverCopy('c.id')} FROM ${store} c
+              WHERE c.bucket IS NOT NULL AND c.id IN (SELECT row_id FROM ls_touched WHERE tbl = ?1))
+           GROUP BY row_id) WHERE data IS NOT NULL
        ON CONFLICT (id) DO UPDATE SET data = excluded.data WHERE data IS NOT excluded.data`,
       [table],
     );
-    db.run(`DELETE FROM ${store} WHERE id IN (SELECT row_id FROM ls_touched WHERE tbl = ?1) AND NOT EXISTS (SELECT 1 FROM ls_oplog o WHERE o.tbl = ?1 AND o.row_id = ${store}.id)`, [table]);
+    db.run(
+      `DELETE FROM ${store} WHERE id IN (SELECT row_id FROM ls_touched WHERE tbl = ?1) AND bucket IS NULL AND NOT EXISTS (SELECT 1 FROM ls_oplog o WHERE o.tbl = ?1 AND o.row_id = ${store}.id)`,
+      [table],
+    );
   }
   db.run('DELETE FROM ls_touched');
   db.run('DELETE FROM ls_bulk');
+  db.run('DELETE FROM ls_stage_buckets');
   setMeta(db, 'applied_op_id', checkpoint.lastOpId);
   setMeta(db, 'write_checkpoint', checkpoint.writeCheckpoint);
   setMeta(db, 'last_synced_at', String(checkpoint.at));

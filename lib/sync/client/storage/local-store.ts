@@ -2,8 +2,10 @@ import type { ClientSchema } from '@/lib/sync/config';
 import type { SqlDatabase } from '../db/database';
 import type { ClientLogger } from '../log';
 import { convertRowDataToJsonb } from './data-format';
+import { ensureHolderColumns, migrateRowHolders } from './holders';
 import { ensureLayout } from './layout';
 import { getMeta, setMeta } from './meta';
+import { resetBucket } from './oplog';
 import { applyClientSchema } from './views';
 
 /** What the store knows about the last applied checkpoint. */
@@ -41,8 +43,12 @@ export class LocalStore {
   /** Prepares `db` for `schema` (see storage/layout.ts and storage/views.ts). */
   static open(db: SqlDatabase, schema: ClientSchema, log?: ClientLogger): LocalStore {
     ensureLayout(db);
+    ensureHolderColumns(db);
+    migrateRowHolders(db, resetBucket);
     const before = getMeta(db, 'schema_version');
     applyClientSchema(db, schema);
+    // Stores the client schema just made have id and data only.
+    ensureHolderColumns(db);
     convertRowDataToJsonb(db);
     if (before !== null && before !== schema.version) log?.info('client schema changed: views recreated', { from: before, to: schema.version });
     return new LocalStore(db, schema);

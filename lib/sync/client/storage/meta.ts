@@ -1,7 +1,7 @@
 import type { SqlDatabase } from '../db/database';
 
 /** Keys of ls_meta. */
-export type MetaKey = 'client_id' | 'rules_version' | 'applied_op_id' | 'write_checkpoint' | 'last_synced_at' | 'schema_version' | 'views' | 'data_format';
+export type MetaKey = 'client_id' | 'rules_version' | 'applied_op_id' | 'write_checkpoint' | 'last_synced_at' | 'schema_version' | 'views' | 'data_format' | 'row_holders';
 
 export function getMeta(db: SqlDatabase, key: MetaKey): string | null {
   const row = db.get<{ value: string | null }>('SELECT value FROM ls_meta WHERE key = ?', [key]);

@@ -17,9 +17,10 @@ export interface PreparedPage {
   /** Sum of the checksums of the page's ops after its last CLEAR (the CLEAR's own included). */
   checksum: number;
   /**
-   * JSON text of [[table, row id, op id, data], …]: rows whose last op in the page is a PUT, each
-   * row's data spliced in as the JSON object it is (not as a string holding it), so SQLite parses
-   * it once, with the page, and stores it as JSONB without a second parse (storage/oplog.ts).
+   * JSON text of [[table, row id, op id, data], …]: rows whose last op in the page is a PUT, the
+   * op id as a number and each row's data spliced in as the JSON object it is (not as a string
+   * holding it), so SQLite parses it once, with the page, and stores it as JSONB without a second
+   * parse (storage/oplog.ts).
    */
   puts: string;
   /**
@@ -27,8 +28,8 @@ export interface PreparedPage {
    * `puts` SQLite refused as malformed. `invalid` counts the rows it changed.
    */
   repairedPuts(): { puts: string; invalid: number };
-  /** The same rows without their data, [[table, row id, op id], …] (for oplog entries of bulk tables). */
-  putKeys: string;
+  /** The same rows without their data, [[table, row id], …] (for ls_touched), made on demand. */
+  putKeys(): string;
   putCount: number;
   /** JSON text of [[table, row id], …]: rows whose last op in the page is a REMOVE. */
   removes: string;
@@ -42,10 +43,12 @@ export interface PreparedPage {
   invalidData: number;
 }
 
-type Last = { op: 'PUT'; table: string; rowId: string; opId: string; data: string } | { op: 'REMOVE'; table: string; rowId: string };
+type Put = { table: string; rowId: string; opId: string; data: string };
+type Last = Put | { table: string; rowId: string; opId: null; data: null };
 
 export function preparePage(line: DataLine): PreparedPage {
-  const latest = new Map<string, Last>();
+  // The last op of each row, by table then row id (a page nearly always holds one table).
+  const latest = new Map<string, Map<string, Last>>();
   let cleared = false;
   let checksum = 0;
   let corrupt = 0;
@@ -59,8 +62,10 @@ export function preparePage(line: DataLine): PreparedPage {
         const local = fastOpChecksum(op.op, table, rowId, data);
         if (local !== op.checksum || op.table === null || op.row_id === null) corrupt++;
         checksum = addChecksums(checksum, local);
-        const key = `${table}\u0000${rowId}`;
-        latest.set(key, op.op === 'PUT' ? { op: 'PUT', table, rowId, opId: op.op_id, data: data! } : { op: 'REMOVE', table, rowId });
+        let rows = latest.get(table);
+        if (!rows) latest.set(table, (rows = new Map()));
+        // A row's earlier op in the page is superseded.
+        rows.set(rowId, data === null ? { table, rowId, opId: null, data: null } : { table, rowId, opId: op.op_id, data });
         break;
       }
       case 'MOVE':
@@ -73,16 +78,15 @@ export function preparePage(line: DataLine): PreparedPage {
         break;
     }
   }
-  const putRows: Array<Extract<Last, { op: 'PUT' }>> = [];
-  const putKeys: string[] = [];
+  const putRows: Put[] = [];
   const removes: unknown[] = [];
   const tables = new Set<string>();
-  for (const last of latest.values()) {
-    tables.add(last.table);
-    if (last.op === 'PUT') {
-      putRows.push(last);
-      putKeys.push(JSON.stringify([last.table, last.rowId, last.opId]));
-    } else removes.push([last.table, last.rowId]);
+  for (const [table, rows] of latest) {
+    if (rows.size > 0) tables.add(table);
+    for (const last of rows.values()) {
+      if (last.opId !== null) putRows.push(last);
+      else removes.push([last.table, last.rowId]);
+    }
   }
   return {
     bucket: line.bucket,
@@ -93,17 +97,17 @@ export function preparePage(line: DataLine): PreparedPage {
     // Not checked here (that would parse every row a second time): SQLite parses the page, and a
     // page it refuses is stored again from repairedPuts. Data is the server's own JSON of a row, so
     // splicing it in gives it no power it does not have: a server can send any op it likes.
-    puts: splicePuts(putRows, putKeys, (data) => data),
+    puts: splicePuts(putRows, (data) => data),
     repairedPuts() {
       let invalid = 0;
-      const puts = splicePuts(putRows, putKeys, (data) => {
+      const puts = splicePuts(putRows, (data) => {
         if (isJson(data)) return data;
         invalid++;
         return JSON.stringify(data);
       });
       return { puts, invalid };
     },
-    putKeys: `[${putKeys.join(',')}]`,
+    putKeys: () => JSON.stringify(putRows.map((r) => [r.table, r.rowId])),
     putCount: putRows.length,
     removes: JSON.stringify(removes),
     removeCount: removes.length,
@@ -114,11 +118,23 @@ export function preparePage(line: DataLine): PreparedPage {
   };
 }
 
-/** `[[table, row id, op id, data], …]` as JSON text: each row's key entry (`[table, row id, op id]`) with `dataJson(data)` added. */
-function splicePuts(rows: ReadonlyArray<{ data: string }>, keys: readonly string[], dataJson: (data: string) => string): string {
-  const parts: string[] = [];
-  for (let i = 0; i < rows.length; i++) parts.push(`${keys[i]!.slice(0, -1)},${dataJson(rows[i]!.data)}]`);
-  return `[${parts.join(',')}]`;
+/**
+ * `[[table, row id, op id, data], …]` as JSON text, with `dataJson(data)` spliced in as it is. Op
+ * ids are canonical digit strings (OP_ID_PATTERN, checked by sync/lines.ts), so valid JSON numbers.
+ */
+function splicePuts(rows: readonly Put[], dataJson: (data: string) => string): string {
+  let out = '[';
+  let table: string | undefined;
+  let tableJson = '';
+  for (let i = 0; i < rows.length; i++) {
+    const row = rows[i]!;
+    if (row.table !== table) {
+      table = row.table;
+      tableJson = JSON.stringify(table);
+    }
+    out += `${i === 0 ? '' : ','}[${tableJson},${JSON.stringify(row.rowId)},${row.opId},${dataJson(row.data)}]`;
+  }
+  return `${out}]`;
 }
 
 function isJson(text: string): boolean {

@@ -37,6 +37,8 @@ export function dropUnsyncedStores(db: SqlDatabase, schemaTables: readonly strin
     const table = tableOfStore(name);
     if (table === undefined || schemaTables.includes(table)) continue;
     if (db.get('SELECT 1 AS x FROM ls_oplog WHERE tbl = ? LIMIT 1', [table])) continue;
+    // A row that carries its bucket (storage/holders.ts).
+    if (db.get(`SELECT 1 AS x FROM ${quoteIdent(name)} WHERE bucket IS NOT NULL LIMIT 1`)) continue;
     if (db.get('SELECT 1 AS x FROM ls_touched WHERE tbl = ? LIMIT 1', [table])) continue;
     if (db.get('SELECT 1 AS x FROM ls_bulk WHERE tbl = ?', [table])) continue;
     db.run(`DROP TABLE ${quoteIdent(name)}`);

@@ -1,34 +1,56 @@
+const NEWLINE = 0x0a;
+
 /**
  * The lines of an NDJSON body, gathered per chunk: each item is every complete line that arrived
- * in one read, so the caller can store a burst of data lines in one transaction. A line split
- * over many chunks is joined once, not rescanned per chunk.
+ * in one read, so the caller can store a burst of data lines in one transaction. Lines are found
+ * in the bytes ("\n" is never part of a multi-byte UTF-8 character) and each is decoded once,
+ * whole: a data line of a large download spans many reads, and decoding it in one piece gives
+ * JSON.parse a flat string instead of one joined from pieces (and Node's TextDecoder is several
+ * times faster without `stream`).
  */
 export async function* readLines(body: ReadableStream<Uint8Array>, signal?: AbortSignal): AsyncGenerator<string[], void, undefined> {
   const reader = body.getReader();
   const decoder = new TextDecoder();
-  let pending: string[] = [];
+  // The start of a line that has not ended yet, as the reads gave it.
+  let pending: Uint8Array[] = [];
+  let pendingBytes = 0;
   try {
     for (;;) {
       if (signal?.aborted) return;
       const { value, done } = await reader.read();
       if (done) break;
-      const chunk = decoder.decode(value, { stream: true });
-      let start = 0;
-      let newline = chunk.indexOf('\n');
+      let newline = value.indexOf(NEWLINE);
       if (newline < 0) {
-        if (chunk.length > 0) pending.push(chunk);
+        if (value.length > 0) {
+          pending.push(value);
+          pendingBytes += value.length;
+        }
         continue;
       }
       const lines: string[] = [];
+      let start = 0;
       while (newline >= 0) {
-        const piece = chunk.slice(start, newline);
-        const line = pending.length > 0 ? pending.join('') + piece : piece;
-        pending = [];
-        if (line.length > 0) lines.push(line);
+        let bytes = value.subarray(start, newline);
+        if (pending.length > 0) {
+          const joined = new Uint8Array(pendingBytes + bytes.length);
+          let offset = 0;
+          for (const piece of pending) {
+            joined.set(piece, offset);
+            offset += piece.length;
+          }
+          joined.set(bytes, offset);
+          bytes = joined;
+          pending = [];
+          pendingBytes = 0;
+        }
+        if (bytes.length > 0) lines.push(decoder.decode(bytes));
         start = newline + 1;
-        newline = chunk.indexOf('\n', start);
+        newline = value.indexOf(NEWLINE, start);
       }
-      if (start < chunk.length) pending.push(chunk.slice(start));
+      if (start < value.length) {
+        pending.push(value.subarray(start));
+        pendingBytes += value.length - start;
+      }
       if (lines.length > 0) yield lines;
     }
     // A last line without its "\n" was cut off: it is dropped, never half-parsed.

@@ -33,6 +33,9 @@ export function writeTriggersSql(table: ClientTable): string[] {
   const currentTx = '(SELECT tx_id FROM ls_upload_current LIMIT 1)';
   const guard = `SELECT RAISE(ABORT, 'Lockstep: write local tables through the sync client (SyncCore.execute / SyncClient.execute), so the write enters the upload queue') WHERE NOT EXISTS (SELECT 1 FROM ls_upload_current);`;
   const rememberServer = (id: string) => `INSERT OR IGNORE INTO ls_server_rows (tbl, row_id, data) VALUES (${name}, ${id}, (SELECT data FROM ${store} WHERE id = ${id}));`;
+  // The bucket a row carries (storage/holders.ts) leaves with the row: it stays a holder through an oplog entry.
+  const keepHolder = `INSERT INTO ls_oplog (tbl, row_id, bucket, op_id, data) SELECT ${name}, id, bucket, op_id, '' FROM ${store} WHERE id = OLD.id AND bucket IS NOT NULL
+    ON CONFLICT (tbl, row_id, bucket) DO UPDATE SET op_id = excluded.op_id, data = excluded.data WHERE excluded.op_id > op_id;`;
   const touch = (id: string) => `INSERT INTO ls_touched (tbl, row_id) VALUES (${name}, ${id});`;
   const rowObject = (fn: string) => `${fn}('id', NEW.id${columns.map((c) => `, ${literal(c.name)}, NEW.${quoteIdent(c.name)}`).join('')})`;
   // The store keeps JSONB (storage/oplog.ts); the upload queue keeps the JSON text it sends.
@@ -62,6 +65,7 @@ END`,
     `CREATE TEMP TRIGGER ${deleteName} INSTEAD OF DELETE ON ${view} BEGIN
   ${guard}
   ${rememberServer('OLD.id')}
+  ${keepHolder}
   DELETE FROM ${store} WHERE id = OLD.id;
   ${touch('OLD.id')}
   INSERT INTO ls_upload_ops (tx_id, op, tbl, row_id, data) VALUES (${currentTx}, 'DELETE', ${name}, OLD.id, NULL);
