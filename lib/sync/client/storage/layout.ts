@@ -11,15 +11,19 @@ import type { SqlDatabase } from '../db/database';
  * - ls_oplog: per bucket, the latest PUT of each row it holds (superseded ops are dropped on
  *   arrival; their checksums live on in ls_buckets.checksum). Keyed (table, row id, bucket), so
  *   "which buckets hold this row" is one index range. There is no index by bucket: dropping or
- *   clearing a bucket (rare) scans, which keeps every insert of a large download cheaper.
+ *   clearing a bucket (rare) scans, which keeps every insert of a large download cheaper. A row
+ *   may also carry one holding bucket itself (storage/holders.ts): a first sync's rows have no
+ *   oplog entry at all.
  * - ls_touched: rows whose oplog entries changed since the last applied checkpoint (duplicates
  *   allowed: appending is cheaper than a unique insert); the next apply recomputes exactly these.
  * - ls_bulk: tables whose store was empty when ops for them arrived (a first sync). Their rows
- *   are written once, into a staging copy of the store (`ls_stage__<table>`), which the next apply
- *   renames into place; their oplog entries carry data '' ("the store holds it"), and are not
- *   listed in ls_touched. Writing a first sync's rows once instead of twice halves its OPFS I/O.
- *   The stage (and so the store after it) has a third column, op_id: pages arrive in bucket
- *   order, and of a row in several buckets the newest op's data is kept.
+ *   are written once, into a staging copy of the store (`ls_stage__<table>`, WITHOUT ROWID),
+ *   which the next apply renames into place, and are not listed in ls_touched. Each staged row
+ *   carries the bucket and op id that supplied it (the newest op of the row: pages arrive in
+ *   bucket order), in place of an oplog entry; a bucket that holds the row without supplying it
+ *   gets an oplog entry with data '' ("the stage holds it"). ls_stage_buckets lists the buckets
+ *   that staged rows of each table, so a first sync of one bucket skips looking for shared rows.
+ *   Store tables have the same op_id and bucket columns.
  * - ls_requests: writes made for other tabs, by request key, so a write retried after the leader
  *   tab changed is applied once (kept an hour).
  * - ls_upload_queue / ls_upload_ops: the upload queue (docs/writes.md#the-client-half): one entry
