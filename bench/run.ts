@@ -112,5 +112,7 @@ fs.writeFileSync(
   'bench/results/latest.json',
   `${JSON.stringify({ at: new Date().toISOString(), quick, seconds: Math.round((performance.now() - started) / 1000), machine, loadAverage: os.loadavg().map((l) => Math.round(l * 100) / 100), build: build && { distDir: build.distDir, reused: build.reused, builtAt: build.builtAt.toISOString(), inputs: build.inputs, seconds: build.seconds }, runs, figures }, null, 2)}\n`,
 );
-console.log(`wrote bench/results/latest.json (${Math.round((performance.now() - started) / 1000)} s)`);
+const total = Math.round((performance.now() - started) / 1000);
+const load = os.loadavg().map((l) => l.toFixed(1)).join(' / ');
+console.log(`wrote bench/results/latest.json: ${total} s in all${build ? `, the build ${build.reused ? 'reused' : `made in ${build.seconds} s`}` : ''}; load average now ${load} (1 / 5 / 15 min)${quick ? `; --quick is meant to take under 180 s: ${total <= 180 ? 'it did' : 'it did NOT'}` : ''}`);
 process.exitCode = runs.some((r) => r.exit !== 0) ? 1 : 0;
