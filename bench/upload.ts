@@ -52,6 +52,7 @@ let storagePool: pg.Pool | undefined;
 const log = (line: string) => console.log(`[bench:upload] ${line}`);
 
 async function main(): Promise<void> {
+  const began = performance.now();
   const { distDir } = appBuildForScript(BUILD);
   let databaseUrl: string;
   if (process.env.DATABASE_URL) databaseUrl = withDatabase(process.env.DATABASE_URL, 'lockstep_bench_upload');
@@ -85,6 +86,7 @@ async function main(): Promise<void> {
     if (app) log(`the app exited early (${signal ?? code}):\n${appLog.join('').slice(-4000)}`);
   });
   await waitForHttp(baseUrl, 180_000);
+  log(`the app answers after ${ms(performance.now() - began)} (databases prepared, replicator and next start up)`);
   pool = new pg.Pool({ connectionString: databaseUrl, max: 2 });
   storagePool = new pg.Pool({ connectionString: withDatabase(databaseUrl, 'lockstep_bench_upload_sync'), max: 1 });
   const alice = (await pool.query<{ id: string }>("SELECT id FROM users WHERE email = 'alice@example.com'")).rows[0]!.id;
@@ -106,6 +108,7 @@ async function main(): Promise<void> {
     return !!h && h.checkpoint() !== null && h.pendingUploads() === 0;
   }, TESTING_GLOBAL, { timeout: 60_000, polling: 20 });
   await untilLocal(page, listId, 0, 60_000); // the bench's list has reached the page
+  log(`Chromium signed in and synced after ${ms(performance.now() - began)}`);
 
   const ours: Array<{ uploadedMs: number; confirmedMs: number }> = [];
   const baselines: number[] = [];
