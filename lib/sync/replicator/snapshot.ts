@@ -1,6 +1,6 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import pg from 'pg';
-import { commitSnapshotChunk, SnapshotChunk, type SnapshotProgress, type TableSnapshotProgress } from '@/lib/sync/storage';
+import { SnapshotChunk, startSnapshotChunk, type ChunkCommit, type SnapshotProgress, type TableSnapshotProgress } from '@/lib/sync/storage';
 import { parameterEntries, type RowRules } from './changes';
 import type { Logger } from './log';
 import { encodePlacement } from './placements';
@@ -34,10 +34,11 @@ const ROWS_PER_TURN = 1000;
 /**
  * Copies every source table into bucket storage, chunk by chunk in primary-key order. Each chunk's
  * ops, current rows, parameter entries and the progress that says it is done commit together, so
- * a crash resumes after the last committed chunk with nothing lost or written twice. Three chunks
- * are in flight at once: one is read from the source, the one before is planned, and the one before
- * that commits (in order: op ids follow the key order). No checkpoint is made here: clients see
- * nothing until streaming has caught up (invariant 2).
+ * a crash resumes after the last committed chunk with nothing lost or written twice. Four chunks
+ * are in flight at once: one is read from the source, the one before is planned, and the two before
+ * that commit, the later writing its rows while the earlier finishes (they commit in order: op ids
+ * follow the key order; see startSnapshotChunk). No checkpoint is made here: clients see nothing
+ * until streaming has caught up (invariant 2).
  */
 export async function snapshotTables(options: SnapshotOptions): Promise<void> {
   const { rules, progress, log } = options;
@@ -53,7 +54,9 @@ export async function snapshotTables(options: SnapshotOptions): Promise<void> {
       log.info('snapshot table', { table: name, resumeAfter: state.lastKey, rowsSoFar: state.rows });
       const chunks = readTable(reader, table, { afterKey: state.lastKey, chunkSize: options.chunkSize, snapshotName: options.snapshotName });
       let next: Promise<IteratorResult<SourceChunk>> = chunks.next();
-      let committing: Promise<unknown> = Promise.resolve();
+      // Two commits in flight: the later one writes its rows while the earlier one commits.
+      let earlier: ChunkCommit | undefined;
+      let later: ChunkCommit | undefined;
       for (;;) {
         const result = await next;
         if (result.done) break;
@@ -67,14 +70,16 @@ export async function snapshotTables(options: SnapshotOptions): Promise<void> {
         state.lastKey = result.value.lastKey;
         state.rows += result.value.rows.length;
         const t1 = performance.now();
-        await committing;
+        await earlier?.done;
         const waited = performance.now() - t1;
-        // commitSnapshotChunk reads the progress now, before the next chunk moves it on.
-        committing = commitSnapshotChunk(options.storage, chunk, progress);
-        committing.catch(() => undefined); // surfaced when awaited
+        // startSnapshotChunk reads the progress now, before the next chunk moves it on.
+        earlier = later;
+        later = startSnapshotChunk(options.storage, chunk, progress, later);
+        later.done.catch(() => undefined); // surfaced when awaited
         log.debug('snapshot chunk', { rows: result.value.rows.length, ops: chunk.opCount, planMs: Math.round(t1 - t0), waitedForCommitMs: Math.round(waited) });
       }
-      await committing;
+      await earlier?.done;
+      await later?.done;
       // Saved with the next chunk, or when the snapshot completes: until then a restart reads the
       // rest of the table again and finds nothing after its last key.
       state.done = true;

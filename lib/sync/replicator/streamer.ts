@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { commitPrepared, getCurrentRows, listCurrentRows, prepareCommit, type CommitResult, type PreparedCommit } from '@/lib/sync/storage';
+import { getCurrentRows, listCurrentRows, prepareCommit, startPrepared, type BatchCommit, type CommitResult, type PreparedCommit } from '@/lib/sync/storage';
 import { ChangePlanner, type RowOverlay, type SourceChange } from './changes';
 import { ReplicationError } from './errors';
 import type { Logger } from './log';
@@ -214,42 +214,54 @@ export class Streamer {
 
   /**
    * Plans the next batch while the previous one commits (Node and the storage database work at
-   * the same time), but commits strictly one after the other: op ids follow commit order, and an
-   * LSN is confirmed only once everything before it is in storage. Transactions that arrive while
-   * a commit is in flight join the batch being planned, up to maxBatchChanges, so batches grow with
-   * the load. The batch being planned reads the rows the committing one changed from its overlay,
-   * so it never depends on that commit.
+   * the same time), and starts writing it while the previous one finishes its commit, but batches
+   * commit strictly one after the other: op ids follow commit order (startPrepared), and an LSN is
+   * confirmed only once everything before it is in storage. Transactions that arrive while a
+   * commit is under way join the batch being planned, up to maxBatchChanges, so batches grow with
+   * the load. The batch being planned reads the rows the batches still committing changed from
+   * their overlays, so it never depends on those commits.
    */
   private async flushLoop(): Promise<void> {
-    let committing: { done: Promise<void>; settled: boolean; overlay: RowOverlay } | undefined;
+    /** Commits under way, oldest first: at most two (one writing, one finishing its commit). */
+    let inFlight: InFlight[] = [];
     try {
       while (!this.stopped) {
+        inFlight = await settledOff(inFlight); // rethrows a failure
         if (this.pending.length === 0) {
-          if (committing?.settled) {
-            await committing.done; // rethrows its failure
-            committing = undefined;
+          if (inFlight.length === 0) {
             this.flushing = false;
-            continue;
-          }
-          await this.woken(committing?.done);
+            await this.woken(undefined);
+          } else await this.woken(inFlight[inFlight.length - 1]!.done);
           continue;
         }
         this.flushing = true;
-        const batch = this.newBatch(committing?.overlay);
+        const batch = this.newBatch(mergeOverlays(inFlight));
         for (;;) {
           await this.takePending(batch);
-          if (!committing || committing.settled || this.stopped || batch.changes >= this.options.maxBatchChanges) break;
-          await this.woken(committing.done);
+          const latest = inFlight[inFlight.length - 1];
+          // Start once the latest commit holds the counter (its rows are written), so this batch's
+          // writing overlaps its commit; until then, take what arrives.
+          if (!latest || latest.counterTaken || latest.settled || this.stopped || batch.changes >= this.options.maxBatchChanges) break;
+          await this.woken(latest.turn);
           if (this.pending.length > 0 && batch.changes + this.pending[0]!.changes.length > this.options.maxBatchChanges) break;
         }
         // Encoded while the previous batch commits: only the statements wait for it.
         const prepared = this.prepare(batch);
-        if (committing) await committing.done;
-        const entry = { done: this.commit(batch, prepared), settled: false, overlay: batch.planner.overlay() };
-        entry.done.then(() => (entry.settled = true), () => (entry.settled = true));
-        committing = entry;
+        if (inFlight.length === 2) {
+          await inFlight[0]!.done;
+          inFlight.shift();
+        }
+        const { done, pipeline } = this.commit(batch, prepared, inFlight[inFlight.length - 1]);
+        const entry: InFlight = { done, pipeline, turn: done, settled: false, counterTaken: false, overlay: batch.planner.overlay() };
+        if (pipeline) {
+          entry.turn = Promise.race([pipeline.counterTaken, done]);
+          void pipeline.counterTaken.then(() => (entry.counterTaken = true), () => undefined);
+        }
+        entry.turn = entry.turn.then(() => undefined, () => undefined);
+        done.then(() => (entry.settled = true), () => (entry.settled = true));
+        inFlight.push(entry);
       }
-      await committing?.done;
+      for (const entry of inFlight) await entry.done;
     } catch (error) {
       this.fail(error);
     } finally {
@@ -299,30 +311,65 @@ export class Streamer {
     return prepareCommit(this.options.rulesId, { ops: planner.ops, ...planner.storageUpdates(), lsn, checkpoint });
   }
 
-  private async commit({ transactions, changes, planner, lsn, planMs }: PlannedBatch, prepared: PreparedCommit): Promise<void> {
+  /**
+   * Starts the batch's commit after `previous` (see flushLoop): `done` settles once the batch is
+   * in storage and its LSN confirmed; `pipeline` lets the next batch overlap this one's commit
+   * (absent when this batch writes nothing, or commits on its own after `previous`).
+   */
+  private commit({ transactions, changes, planner, lsn, planMs }: PlannedBatch, prepared: PreparedCommit, previous: InFlight | undefined): { done: Promise<void>; pipeline?: Pipeline } {
     const { storage } = this.options;
     const started = performance.now();
     const checkpoint = prepared.batch.checkpoint;
     const updates = planner.storageUpdates();
     const emptyBatch = planner.ops.length === 0 && updates.currentRows.upsert.length + updates.currentRows.insert.length + updates.currentRows.delete.length + updates.parameters.delete.length === 0;
     const forced = transactions.some((t) => t.forceCheckpoint);
-    if (emptyBatch && planner.truncatedParameterTables.size === 0 && this.hasCheckpoint && !forced) {
-      // Nothing synced changed: no storage write, but the WAL can be released.
-      this.stream.confirm(lsn);
-    } else {
-      // A batch without ops (only parameter lookups changed, or a write checkpoint asked for it)
-      // checkpoints at the current op id with a later LSN; the hub runs a round for it all the same.
-      const result = await commitPrepared(storage, prepared);
-      this.lastLsn = lsn;
-      this.stream.confirm(lsn);
-      if (checkpoint) {
-        this.hasCheckpoint = true;
-        this.options.onCheckpoint?.(result, lsn);
-      }
+    const finish = () => {
+      this.options.log.debug('flush', { transactions: transactions.length, changes, ops: planner.ops.length, lsn, planMs: Math.round(planMs), commitMs: Math.round(performance.now() - started) });
+      this.pendingChanges -= changes;
+      if (this.pendingChanges <= this.options.maxBatchChanges * 4) this.stream.resume();
+    };
+    const skippable = emptyBatch && planner.truncatedParameterTables.size === 0 && !forced;
+    if (previous?.pipeline && !skippable) {
+      const handle = startPrepared(storage, prepared, previous.pipeline);
+      return { done: this.committed(handle, lsn, checkpoint).then(finish), pipeline: handle };
     }
-    this.options.log.debug('flush', { transactions: transactions.length, changes, ops: planner.ops.length, lsn, planMs: Math.round(planMs), commitMs: Math.round(performance.now() - started) });
-    this.pendingChanges -= changes;
-    if (this.pendingChanges <= this.options.maxBatchChanges * 4) this.stream.resume();
+    // After everything before it is in storage.
+    let begun: (handle: BatchCommit) => void = () => undefined;
+    let failed: (error: unknown) => void = () => undefined;
+    const handle = new Promise<BatchCommit>((resolve, reject) => {
+      begun = resolve;
+      failed = reject;
+    });
+    handle.catch(() => undefined); // surfaced by `done`
+    const done = (async () => {
+      await previous?.done;
+      if (skippable && this.hasCheckpoint) {
+        // Nothing synced changed: no storage write, but the WAL can be released.
+        this.stream.confirm(lsn);
+      } else {
+        // A batch without ops (only parameter lookups changed, or a write checkpoint asked for
+        // it) checkpoints at the current op id with a later LSN; the hub runs a round for it.
+        const commit = startPrepared(storage, prepared);
+        begun(commit);
+        await this.committed(commit, lsn, checkpoint);
+      }
+      finish();
+    })();
+    done.catch((error: unknown) => failed(error));
+    // A batch that may write nothing leaves the counter as it was: the next one waits for it to end.
+    if (skippable) return { done };
+    return { done, pipeline: { lastOpId: handle.then((h) => h.lastOpId), counterTaken: handle.then((h) => h.counterTaken) } };
+  }
+
+  private async committed(handle: BatchCommit, lsn: Lsn, checkpoint: boolean): Promise<void> {
+    const result = await handle.done;
+    // Commits end in order, but their replies may be handled out of it.
+    this.lastLsn = maxLsn(this.lastLsn, lsn);
+    this.stream.confirm(lsn);
+    if (checkpoint) {
+      this.hasCheckpoint = true;
+      this.options.onCheckpoint?.(result, lsn);
+    }
   }
 
   /**
@@ -366,4 +413,43 @@ export class Streamer {
       this.ticking = false;
     }
   }
+}
+
+/** What the next batch needs of a commit under way to overlap it (startPrepared). */
+type Pipeline = Pick<BatchCommit, 'lastOpId' | 'counterTaken'>;
+
+/** A batch whose commit is under way. */
+interface InFlight {
+  /** Absent when the next batch must wait for this one to end. */
+  pipeline: Pipeline | undefined;
+  done: Promise<void>;
+  /** Settles when the commit holds the counter, or ends. */
+  turn: Promise<void>;
+  settled: boolean;
+  counterTaken: boolean;
+  overlay: RowOverlay;
+}
+
+/** Drops the commits that have settled, rethrowing the first failure. */
+async function settledOff(inFlight: InFlight[]): Promise<InFlight[]> {
+  while (inFlight[0]?.settled) {
+    await inFlight[0].done;
+    inFlight = inFlight.slice(1);
+  }
+  return inFlight;
+}
+
+/** The rows the commits under way changed, the later batch's winning. */
+function mergeOverlays(inFlight: InFlight[]): RowOverlay | undefined {
+  if (inFlight.length === 0) return undefined;
+  if (inFlight.length === 1) return inFlight[0]!.overlay;
+  const merged = new Map<string, Map<string, Parameters<typeof Map.prototype.set>[1]>>();
+  for (const { overlay } of inFlight) {
+    for (const [table, rows] of overlay) {
+      let into = merged.get(table);
+      if (!into) merged.set(table, (into = new Map()));
+      for (const [id, row] of rows) into.set(id, row);
+    }
+  }
+  return merged as RowOverlay;
 }

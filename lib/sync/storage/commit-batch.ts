@@ -76,46 +76,133 @@ export function prepareCommit(rulesId: number, batch: CommitBatch, internal: { c
 }
 
 /** Commits a batch made by prepareCommit, in ONE storage transaction (see commitBatch). Each prepared batch commits once. */
-export async function commitPrepared(pool: pg.Pool, prepared: PreparedCommit): Promise<CommitResult> {
+export function commitPrepared(pool: pg.Pool, prepared: PreparedCommit): Promise<CommitResult> {
+  return startPrepared(pool, prepared).done;
+}
+
+/** A batch's commit under way (startPrepared). */
+export interface BatchCommit {
+  /** The batch's last op id, known once its ops are numbered (before it commits). */
+  readonly lastOpId: Promise<number>;
+  /** The batch holds the op id counter (until it commits): the next batch may queue for it. */
+  readonly counterTaken: Promise<void>;
+  readonly done: Promise<CommitResult>;
+}
+
+/**
+ * commitPrepared, overlapping the commit of the batch before (`previous`) for a single writer:
+ * the batch's ops are numbered from the previous batch's last op id and sent with COPY while that
+ * batch still commits (op ids are new keys: nothing the previous batch writes can conflict); only
+ * then does it queue for the counter, whose row lock the previous batch holds until it commits,
+ * and write the rest (current rows may be keys the previous batch deletes). So batches
+ * still commit one after the other, in order. Should the counter not be where the numbering
+ * assumed (the previous batch failed, or anything else wrote), the batch is rolled back with
+ * STORAGE_RULES_VERSION_STATE: nothing is written with wrong op ids. Without `previous` it is
+ * commitPrepared.
+ */
+export function startPrepared(pool: pg.Pool, prepared: PreparedCommit, previous?: Pick<BatchCommit, 'lastOpId' | 'counterTaken'>): BatchCommit {
   const { rulesId, batch: p } = prepared;
-  if (prepared.copy) return commitWithCopy(pool, rulesId, p, prepared.copy);
-  const { rows } = await pool.query<{ refused: string | null; last_op_id: string | null; last_lsn: string | null }>({
-    name: 'lockstep_commit_batch',
-    text: COMMIT_BATCH,
-    values: prepared.single!,
+  const signals = commitSignals();
+  let done: Promise<CommitResult>;
+  if (prepared.copy) {
+    done = commitWithCopy(pool, rulesId, p, prepared.copy, signals, previous);
+  } else {
+    done = (async () => {
+      // Never ahead of the previous batch for the counter: its op ids assume it comes first.
+      await previous?.counterTaken;
+      const { rows } = await pool.query<{ refused: string | null; last_op_id: string | null; last_lsn: string | null }>({
+        name: 'lockstep_commit_batch',
+        text: COMMIT_BATCH,
+        values: prepared.single!,
+      });
+      const result = rows[0]!;
+      if (result.refused !== null) throw refusal(rulesId, result.refused, p.lsn, result.last_lsn);
+      const lastOpId = int8(result.last_op_id);
+      signals.locked();
+      signals.numbered(lastOpId);
+      return commitResult(p, lastOpId, result.last_lsn);
+    })();
+  }
+  done.catch((error: unknown) => signals.failed(error));
+  return { lastOpId: signals.lastOpId, counterTaken: signals.counterTaken, done };
+}
+
+type CommitSignals = ReturnType<typeof commitSignals>;
+
+function commitSignals() {
+  let numbered!: (lastOpId: number) => void;
+  let locked!: () => void;
+  const rejects: Array<(error: unknown) => void> = [];
+  const lastOpId = new Promise<number>((resolve, reject) => {
+    numbered = resolve;
+    rejects.push(reject);
   });
-  const result = rows[0]!;
-  if (result.refused !== null) throw refusal(rulesId, result.refused, p.lsn, result.last_lsn);
-  return commitResult(p, int8(result.last_op_id), result.last_lsn);
+  const counterTaken = new Promise<void>((resolve, reject) => {
+    locked = resolve;
+    rejects.push(reject);
+  });
+  // Both are surfaced by `done`.
+  lastOpId.catch(() => undefined);
+  counterTaken.catch(() => undefined);
+  return { lastOpId, counterTaken, numbered, locked, failed: (error: unknown) => rejects.forEach((reject) => reject(error)) };
 }
 
 /**
  * The same batch in one transaction of several statements: its ops, and the rows it inserts, sent
  * with COPY. The rows go last, after write_batch's deletes (a truncated table's rows included).
  */
-async function commitWithCopy(pool: pg.Pool, rulesId: number, p: PreparedBatch, encoded: NonNullable<PreparedCommit['copy']>): Promise<CommitResult> {
+async function commitWithCopy(
+  pool: pg.Pool,
+  rulesId: number,
+  p: PreparedBatch,
+  encoded: NonNullable<PreparedCommit['copy']>,
+  signals: CommitSignals,
+  previous: Pick<BatchCommit, 'lastOpId' | 'counterTaken'> | undefined,
+): Promise<CommitResult> {
   const n = p.ops.ops.length;
   return withTransaction(pool, async (client) => {
-    const { rows } = await client.query<{ refused: string | null; last_op_id: string | null; last_lsn: string | null }>({
-      name: 'lockstep_take_op_ids',
-      text: TAKE_OP_IDS,
-      values: [rulesId, n, p.lsn, p.snapshotProgress],
-    });
-    const taken = rows[0]!;
-    if (taken.refused !== null) throw refusal(rulesId, taken.refused, p.lsn, taken.last_lsn);
-    const lastOpId = int8(taken.last_op_id);
-    await copyIn(client, COPY_OPS, encoded.ops.finish(lastOpId - n));
+    const takeOpIds = async () => {
+      const { rows } = await client.query<{ refused: string | null; last_op_id: string | null; last_lsn: string | null }>({
+        name: 'lockstep_take_op_ids',
+        text: TAKE_OP_IDS,
+        values: [rulesId, n, p.lsn, p.snapshotProgress],
+      });
+      const taken = rows[0]!;
+      if (taken.refused !== null) throw refusal(rulesId, taken.refused, p.lsn, taken.last_lsn);
+      signals.locked();
+      return { lastOpId: int8(taken.last_op_id), lastLsn: taken.last_lsn };
+    };
+    let taken: { lastOpId: number; lastLsn: string | null };
+    if (previous) {
+      const base = await previous.lastOpId;
+      signals.numbered(base + n);
+      await copyIn(client, COPY_OPS, encoded.ops.finish(base));
+      // Queued behind the previous batch, which holds the counter's row lock until it commits.
+      await previous.counterTaken;
+      taken = await takeOpIds();
+      if (taken.lastOpId !== base + n) {
+        throw storageError(
+          StorageErrorCode.rulesVersionState,
+          `A batch of rules version ${rulesId} numbered its ops after op id ${base}, but the counter moved to ${taken.lastOpId - n}: another writer, or the batch before failed. Rolled back.`,
+          { details: { rulesId, expected: base, found: taken.lastOpId - n } },
+        );
+      }
+    } else {
+      taken = await takeOpIds();
+      signals.numbered(taken.lastOpId);
+      await copyIn(client, COPY_OPS, encoded.ops.finish(taken.lastOpId - n));
+    }
     await client.query({
       name: 'lockstep_write_batch',
       text: WRITE_BATCH,
-      values: [rulesId, lastOpId, n, taken.last_lsn, p.checkpoint, null, null, null, null, null, null, ...encoded.others],
+      values: [rulesId, taken.lastOpId, n, taken.lastLsn, p.checkpoint, null, null, null, null, null, null, ...encoded.others],
     });
     encoded.ops.recycle();
     if (encoded.rows) {
       await copyIn(client, COPY_CURRENT_ROWS, encoded.rows.finish());
       encoded.rows.recycle();
     }
-    return commitResult(p, lastOpId, taken.last_lsn);
+    return commitResult(p, taken.lastOpId, taken.lastLsn);
   });
 }
 

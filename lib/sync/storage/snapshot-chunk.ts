@@ -113,12 +113,48 @@ export class SnapshotChunk {
  * called, so the caller may go on changing it.
  */
 export function commitSnapshotChunk(pool: pg.Pool, chunk: SnapshotChunk, snapshotProgress: SnapshotProgress): Promise<CommitResult> {
+  return startSnapshotChunk(pool, chunk, snapshotProgress).done;
+}
+
+/** A chunk's commit under way (startSnapshotChunk). */
+export interface ChunkCommit {
+  /** The chunk's last op id, known as soon as its ops are numbered (before it commits). */
+  readonly lastOpId: Promise<number>;
+  /** The chunk holds the counter (until it commits): the next chunk may queue for it. */
+  readonly counterTaken: Promise<void>;
+  readonly done: Promise<CommitResult>;
+}
+
+/**
+ * commitSnapshotChunk, overlapping the commit of the chunk before (`previous`, whose op ids this
+ * chunk's follow): the snapshot is the only writer of a version being built, so the chunk's ops are
+ * numbered from the previous chunk's last op id and written (with its current rows and parameters)
+ * while that chunk still commits. Only then does it take the counter, whose row lock the previous
+ * chunk holds until it commits, so chunks still commit one after the other, in order, each with its
+ * progress. Should the counter not be where the numbering assumed (the previous chunk failed, or
+ * anything else wrote), the chunk is rolled back: nothing is ever written with wrong op ids.
+ */
+export function startSnapshotChunk(pool: pg.Pool, chunk: SnapshotChunk, snapshotProgress: SnapshotProgress, previous?: ChunkCommit): ChunkCommit {
   const { rulesId } = chunk;
   const n = chunk.opCount;
   // Read now: the caller may move the progress on (planning its next chunk) while this one commits.
   const progress = JSON.stringify(snapshotProgress);
   const sealed = chunk.seal();
-  return withTransaction(pool, async (client) => {
+  let numbered!: (lastOpId: number) => void;
+  let failed!: (error: unknown) => void;
+  const lastOpId = new Promise<number>((resolve, reject) => {
+    numbered = resolve;
+    failed = reject;
+  });
+  lastOpId.catch(() => undefined); // surfaced by `done`
+  let locked!: () => void;
+  let lockFailed!: (error: unknown) => void;
+  const counterTaken = new Promise<void>((resolve, reject) => {
+    locked = resolve;
+    lockFailed = reject;
+  });
+  counterTaken.catch(() => undefined); // surfaced by `done`
+  const takeOpIds = async (client: pg.PoolClient) => {
     const { rows } = await client.query<{ refused: string | null; last_op_id: string | null }>({
       name: 'lockstep_snapshot_take_op_ids',
       text: 'SELECT refused, last_op_id FROM lockstep.take_op_ids($1, $2, NULL, $3)',
@@ -126,23 +162,46 @@ export function commitSnapshotChunk(pool: pg.Pool, chunk: SnapshotChunk, snapsho
     });
     const taken = rows[0]!;
     if (taken.refused !== null) throw refusal(rulesId, taken.refused, null, null);
-    const lastOpId = int8(taken.last_op_id);
-    const base = lastOpId - n;
+    locked();
+    return int8(taken.last_op_id);
+  };
+  const done = withTransaction(pool, async (client) => {
+    let last: number;
+    if (previous) {
+      const base = await previous.lastOpId;
+      numbered(base + n);
+      if (sealed.ops) await copyIn(client, COPY_OPS, sealed.ops(base));
+      if (sealed.rows) await copyIn(client, COPY_CURRENT_ROWS, sealed.rows);
+      if (sealed.parameters) await copyIn(client, COPY_PARAMETERS, sealed.parameters);
+      // Queued behind the previous chunk, which holds the counter's row lock until it commits.
+      await previous.counterTaken;
+      last = await takeOpIds(client);
+      if (last !== base + n) {
+        throw storageError(StorageErrorCode.rulesVersionState, `Snapshot chunk of rules version ${rulesId} numbered its ops after op id ${base}, but the counter moved to ${last - n}: another writer, or the chunk before failed. Rolled back; the snapshot resumes from its last committed chunk.`, { details: { rulesId, expected: base, found: last - n } });
+      }
+    } else {
+      last = await takeOpIds(client);
+      numbered(last);
+      if (sealed.ops) await copyIn(client, COPY_OPS, sealed.ops(last - n));
+      if (sealed.rows) await copyIn(client, COPY_CURRENT_ROWS, sealed.rows);
+      if (sealed.parameters) await copyIn(client, COPY_PARAMETERS, sealed.parameters);
+    }
     if (sealed.ops) {
-      await copyIn(client, COPY_OPS, sealed.ops(base));
       // Bucket totals as commitBatch writes them (write_batch), with nothing else.
       const totals = [...sealed.buckets.values()];
       const buckets = [[...sealed.buckets.keys()], totals.map((t) => t.last), totals.map((t) => t.checksum), totals.map((t) => t.count)].map((column) => JSON.stringify(column));
       await client.query({
         name: 'lockstep_write_batch',
         text: WRITE_BATCH,
-        values: [rulesId, lastOpId, n, null, false, ...NO_OPS, ...buckets, ...NOTHING_ELSE],
+        values: [rulesId, last, n, null, false, ...NO_OPS, ...buckets, ...NOTHING_ELSE],
       });
     }
-    if (sealed.rows) await copyIn(client, COPY_CURRENT_ROWS, sealed.rows);
-    if (sealed.parameters) await copyIn(client, COPY_PARAMETERS, sealed.parameters);
     sealed.recycle();
-    return { firstOpId: n > 0 ? base + 1 : null, lastOpId };
+    return { firstOpId: n > 0 ? last - n + 1 : null, lastOpId: last };
   });
+  done.catch((error: unknown) => {
+    failed(error);
+    lockFailed(error);
+  });
+  return { lastOpId, counterTaken, done };
 }
-

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addChecksums, opChecksum } from '@/lib/sync/protocol/checksum';
 import { isLockstepError } from '@/lib/sync/errors';
+import { prepareCommit, startPrepared, type BatchCommit } from '../commit-batch';
 import { StorageErrorCode } from '../errors';
 import { listenCheckpoints, type CheckpointNotice } from '../listen';
 import { createStorageDatabase, newRulesVersion, put, readAllOps, remove } from './helpers';
@@ -142,5 +143,40 @@ describe('commitBatch', () => {
     const progress = { complete: false, tables: { 'public.todos': { done: false, lastKey: ['42'], rows: 1000 } } };
     await t.storage.commitBatch(rulesId, { ops: [put('a', '1', '{}')], checkpoint: false, snapshotProgress: progress });
     expect((await t.storage.getRulesVersion(rulesId))?.snapshotProgress).toEqual(progress);
+  });
+
+  it('overlaps a batch with the one before (startPrepared): op ids in order, current rows the previous one deletes inserted again, a failure rolls back what follows', async () => {
+    const rulesId = await newRulesVersion(t.storage);
+    const row = (rowId: string) => ({ table: 'public.todos', rowId, buckets: ['todos\u001fa'], values: {} });
+    const ops = (from: number, count: number) => Array.from({ length: count }, (_, i) => put(`b${i % 3}`, String(from + i), '{}'));
+    // Batch 2 deletes row "x" that batch 1 inserted; batch 3 inserts it again, all overlapping.
+    const batches = [
+      prepareCommit(rulesId, { ops: ops(0, 300), currentRows: { insert: [row('x')] }, checkpoint: true, lsn: '0/10' }),
+      prepareCommit(rulesId, { ops: ops(300, 5), currentRows: { delete: [{ table: 'public.todos', rowId: 'x' }] }, checkpoint: true, lsn: '0/20' }),
+      prepareCommit(rulesId, { ops: ops(305, 400), currentRows: { insert: [row('x')] }, checkpoint: true, lsn: '0/30' }),
+      prepareCommit(rulesId, { ops: ops(705, 250), checkpoint: true, lsn: '0/40' }),
+    ];
+    let previous: BatchCommit | undefined;
+    const results = await Promise.all(
+      batches.map((batch) => {
+        previous = startPrepared(t.pool, batch, previous);
+        return previous.done;
+      }),
+    );
+    expect(results.map((r) => [r.firstOpId, r.lastOpId, r.checkpoint?.lsn])).toEqual([[1, 300, '0/10'], [301, 305, '0/20'], [306, 705, '0/30'], [706, 955, '0/40']]);
+    const all = (await Promise.all(['b0', 'b1', 'b2'].map((b) => readAllOps(t.storage, rulesId, b, 0, 10_000, 5000)))).flat();
+    expect(all.map((o) => [o.opId, o.rowId]).sort((a, b) => (a[0] as number) - (b[0] as number))).toEqual(Array.from({ length: 955 }, (_, i) => [i + 1, String(i)]));
+    expect((await t.storage.getCurrentRows(rulesId, 'public.todos', ['x'])).has('x')).toBe(true);
+
+    // A batch that fails takes the one numbered after it down with it; the counter stays.
+    const failing = prepareCommit(rulesId, { ops: ops(955, 250), currentRows: { insert: [row('x')] }, checkpoint: true, lsn: '0/50' });
+    const after = prepareCommit(rulesId, { ops: ops(1205, 250), checkpoint: true, lsn: '0/60' });
+    const a = startPrepared(t.pool, failing);
+    const b = startPrepared(t.pool, after, a);
+    await expect(a.done).rejects.toThrow(/duplicate key/);
+    const error = await b.done.catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(Error);
+    expect(await t.storage.getRulesVersion(rulesId)).toMatchObject({ lastOpId: 955, lastLsn: '0/40' });
+    expect(await readAllOps(t.storage, rulesId, 'b0', 955, 10_000)).toEqual([]);
   });
 });

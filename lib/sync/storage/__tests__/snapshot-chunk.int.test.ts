@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isLockstepError } from '@/lib/sync/errors';
 import { addChecksums, opChecksum } from '@/lib/sync/protocol/checksum';
 import { StorageErrorCode } from '../errors';
-import { commitSnapshotChunk, SnapshotChunk } from '../snapshot-chunk';
+import { commitSnapshotChunk, SnapshotChunk, startSnapshotChunk } from '../snapshot-chunk';
 import type { SnapshotProgress } from '../types';
 import { createStorageDatabase, newRulesVersion, put, readAllOps } from './helpers';
 
@@ -109,5 +109,64 @@ describe('commitSnapshotChunk', () => {
     expect(ops).toHaveLength(1001);
     expect(new Set(ops.map((o) => o.opId))).toEqual(new Set(Array.from({ length: 1001 }, (_, i) => i + 1)));
     for (const op of ops) if (op.rowId !== 'x') expect(JSON.parse(op.data!)).toEqual({ i: Number(op.rowId), big });
+  });
+
+  it('overlaps a chunk with the one before: consecutive op ids, commits in order, each with its progress', async () => {
+    const rulesId = await newRulesVersion(t.storage);
+    const chunks = [0, 1, 2, 3].map((c) => {
+      const chunk = new SnapshotChunk(rulesId);
+      for (let i = 0; i < 300; i++) {
+        const id = String(c * 300 + i).padStart(5, '0');
+        chunk.put(`b${i % 2}`, 'todos', id, JSON.stringify({ id }));
+        chunk.currentRow({ table: 'public.todos', rowId: id, buckets: [`todos\u001fb${i % 2}`], values: {} });
+      }
+      return chunk;
+    });
+    let previous: ReturnType<typeof startSnapshotChunk> | undefined;
+    const all = chunks.map((chunk, c) => {
+      previous = startSnapshotChunk(t.pool, chunk, progress((c + 1) * 300, String((c + 1) * 300 - 1)), previous);
+      return previous.done;
+    });
+    // Each took the counter after the one before committed (its ids follow), so the last progress stays.
+    const results = await Promise.all(all);
+    expect(results).toEqual([0, 1, 2, 3].map((c) => ({ firstOpId: c * 300 + 1, lastOpId: (c + 1) * 300 })));
+    const ops = (await Promise.all(['b0', 'b1'].map((b) => readAllOps(t.storage, rulesId, b, 0, 10_000, 5000)))).flat();
+    expect(ops.map((o) => [o.opId, o.rowId]).sort((a, b) => (a[0] as number) - (b[0] as number))).toEqual(Array.from({ length: 1200 }, (_, i) => [i + 1, String(i).padStart(5, '0')]));
+    const states = await t.storage.bucketStates(rulesId, ['b0', 'b1']);
+    expect(states.get('b0')).toMatchObject({ count: 600, lastOpId: 1199 });
+    expect(states.get('b1')).toMatchObject({ count: 600, lastOpId: 1200 });
+    expect((await t.storage.getRulesVersion(rulesId))?.snapshotProgress).toEqual(progress(1200, '1199'));
+  });
+
+  it('rolls back a chunk numbered after one that failed, or after a counter something else moved', async () => {
+    const rulesId = await newRulesVersion(t.storage);
+    const first = new SnapshotChunk(rulesId);
+    first.put('a', 'todos', '1', '{}');
+    first.currentRow({ table: 'public.todos', rowId: '1', buckets: [], values: {} });
+    await commitSnapshotChunk(t.pool, first, progress(1, '1'));
+    // The next chunk holds a row storage has: it fails, and the chunk after it must not commit.
+    const failing = new SnapshotChunk(rulesId);
+    failing.put('a', 'todos', '2', '{}');
+    failing.currentRow({ table: 'public.todos', rowId: '1', buckets: [], values: {} });
+    const after = new SnapshotChunk(rulesId);
+    after.put('a', 'todos', '3', '{}');
+    const a = startSnapshotChunk(t.pool, failing, progress(2, '2'));
+    const b = startSnapshotChunk(t.pool, after, progress(3, '3'), a);
+    await expect(a.done).rejects.toThrow(/duplicate key/);
+    await expect(b.done).rejects.toThrow();
+    expect(await t.storage.getRulesVersion(rulesId)).toMatchObject({ lastOpId: 1, snapshotProgress: progress(1, '1') });
+    expect(await readAllOps(t.storage, rulesId, 'a', 0, 100)).toHaveLength(1);
+
+    // A writer the chunk does not know of moved the counter between the two chunks.
+    const c = startSnapshotChunk(t.pool, new SnapshotChunk(rulesId), progress(1, '1'));
+    await c.done;
+    await t.storage.commitBatch(rulesId, { ops: [put('a', 'other', '{}')], checkpoint: false });
+    const d = new SnapshotChunk(rulesId);
+    d.put('d', 'todos', '4', '{}');
+    const moved = await startSnapshotChunk(t.pool, d, progress(4, '4'), c).done.catch((e: unknown) => e);
+    expect(isLockstepError(moved, StorageErrorCode.rulesVersionState)).toBe(true);
+    expect((await readAllOps(t.storage, rulesId, 'a', 0, 100)).map((o) => o.rowId)).toEqual(['1', 'other']);
+    expect(await readAllOps(t.storage, rulesId, 'd', 0, 100)).toEqual([]);
+    expect(await t.storage.getRulesVersion(rulesId)).toMatchObject({ lastOpId: 2, snapshotProgress: progress(1, '1') });
   });
 });
