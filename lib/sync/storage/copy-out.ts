@@ -29,6 +29,11 @@ const HEADER = SIGNATURE.length + 8;
  */
 export const COPY_FORMAT_ERROR = 'STORAGE_COPY_FORMAT';
 
+/** Messages read while the COPY has the socket; any other goes back to node-postgres. */
+function ours(code: number): boolean {
+  return code === COPY_DATA || code === COPY_DONE || code === COPY_OUT_RESPONSE || code === NOTICE || code === PARAMETER_STATUS || code === NOTIFICATION;
+}
+
 function formatError(message: string): StorageError {
   return new StorageError(COPY_FORMAT_ERROR, `COPY output is not what was asked for: ${message}.`);
 }
@@ -57,31 +62,36 @@ export class BinaryCopyReader {
     this.row = { bytes: Buffer.alloc(0), start: new Int32Array(fields), end: new Int32Array(fields) };
   }
 
-  push(chunk: Buffer): void {
+  /** Reads chunk[from, to): the next bytes of the stream. */
+  push(chunk: Buffer, from = 0, to = chunk.length): void {
+    let at = from;
+    let length = to;
     if (this.pendingBytes > 0) {
-      this.pending.push(chunk);
-      this.pendingBytes += chunk.length;
+      // A copy, as in keep().
+      const piece = Buffer.from(chunk.subarray(from, to));
+      this.pending.push(piece);
+      this.pendingBytes += piece.length;
       if (this.pendingBytes < this.needed) return;
       chunk = this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending, this.pendingBytes);
       this.pending = [];
       this.pendingBytes = 0;
+      at = 0;
+      length = chunk.length;
     }
-    let at = 0;
     if (!this.headerRead) {
-      if (chunk.length < HEADER) return this.keep(chunk, 0, HEADER);
-      if (!chunk.subarray(0, SIGNATURE.length).equals(SIGNATURE)) throw formatError('it does not start with the binary format signature');
-      const extension = chunk.readUInt32BE(SIGNATURE.length + 4);
-      if (chunk.length < HEADER + extension) return this.keep(chunk, 0, HEADER + extension);
-      at = HEADER + extension;
+      if (length - at < HEADER) return this.keep(chunk, at, length, HEADER);
+      if (!chunk.subarray(at, at + SIGNATURE.length).equals(SIGNATURE)) throw formatError('it does not start with the binary format signature');
+      const extension = chunk.readUInt32BE(at + SIGNATURE.length + 4);
+      if (length - at < HEADER + extension) return this.keep(chunk, at, length, HEADER + extension);
+      at += HEADER + extension;
       this.headerRead = true;
     }
     const { fields, row } = this;
     const { start, end } = row;
     row.bytes = chunk;
-    const length = chunk.length;
     while (at < length) {
       if (this.ended) throw formatError('it continues after its trailer');
-      if (at + 2 > length) return this.keep(chunk, at, 2);
+      if (at + 2 > length) return this.keep(chunk, at, length, 2);
       const count = (chunk[at]! << 8) | chunk[at + 1]!;
       if (count === 0xffff) {
         this.ended = true;
@@ -91,7 +101,7 @@ export class BinaryCopyReader {
       if (count !== fields) throw formatError(`a row has ${count} fields, ${fields} expected`);
       let p = at + 2;
       for (let i = 0; i < fields; i++) {
-        if (p + 4 > length) return this.keep(chunk, at, p + 4 - at);
+        if (p + 4 > length) return this.keep(chunk, at, length, p + 4 - at);
         const size = chunk.readInt32BE(p);
         p += 4;
         if (size < 0) {
@@ -99,7 +109,7 @@ export class BinaryCopyReader {
           end[i] = -1;
           continue;
         }
-        if (p + size > length) return this.keep(chunk, at, p + size - at);
+        if (p + size > length) return this.keep(chunk, at, length, p + size - at);
         start[i] = p;
         p += size;
         end[i] = p;
@@ -120,23 +130,51 @@ export class BinaryCopyReader {
     if (!this.ended || this.pendingBytes > 0) throw formatError(this.pendingBytes > 0 ? 'it ended in the middle of a row' : 'it ended without its trailer');
   }
 
-  /** Keeps chunk[from..] until at least `needed` bytes from `from` are at hand. */
-  private keep(chunk: Buffer, from: number, needed: number): void {
-    const rest = chunk.subarray(from);
+  /**
+   * Keeps chunk[from, to) until at least `needed` bytes from `from` are at hand. A copy: the
+   * caller's buffer may be reused once the call returns (node-postgres reuses its read buffer).
+   */
+  private keep(chunk: Buffer, from: number, to: number, needed: number): void {
+    const rest = Buffer.from(chunk.subarray(from, to));
     this.pending = [rest];
     this.pendingBytes = rest.length;
     this.needed = needed;
   }
 }
 
+/** Protocol message types (https://www.postgresql.org/docs/current/protocol-message-formats.html). */
+const COPY_OUT_RESPONSE = 0x48; // H
+const COPY_DATA = 0x64; // d
+const COPY_DONE = 0x63; // c
+const NOTICE = 0x4e; // N
+const PARAMETER_STATUS = 0x53; // S
+const NOTIFICATION = 0x41; // A
+
+interface PgConnection {
+  stream: NodeJS.EventEmitter;
+  query(text: string): void;
+}
+
 /**
- * A COPY TO STDOUT as a node-postgres submittable: node-postgres frames the protocol messages and
- * hands each CopyData payload here (a view of its read buffer, not a copy); the rows are read from
- * it in place. One settle per query: the first of an error or ReadyForQuery.
+ * A COPY TO STDOUT as a node-postgres submittable. While the COPY runs it reads the socket itself
+ * (as pg-copy-streams does): CopyData payloads go from the socket's chunks straight to the row
+ * reader, without a message object and a Buffer per row, or the copy node-postgres' parser makes
+ * of what it has not consumed. At CopyDone (or at an error, or anything unexpected) it hands the
+ * socket back, with the bytes from there on, and node-postgres reports the end of the statement:
+ * CommandComplete, ErrorResponse, ReadyForQuery. One settle per query: the first of an error or
+ * ReadyForQuery.
  */
 class CopyOutQuery {
   private settled = false;
   private failure: unknown;
+  private stream: NodeJS.EventEmitter | undefined;
+  private pgOnData: ((chunk: Buffer) => void) | undefined;
+  /** The current message: its type, and payload bytes still to come; -1 while reading a header. */
+  private code = 0;
+  private remaining = -1;
+  /** A message header cut across socket chunks. */
+  private readonly header = Buffer.alloc(5);
+  private headerBytes = 0;
 
   constructor(
     private readonly text: string,
@@ -144,8 +182,69 @@ class CopyOutQuery {
     private readonly done: (error: unknown) => void,
   ) {}
 
-  submit(connection: { query(text: string): void }): void {
+  submit(connection: PgConnection): void {
+    const stream = connection.stream;
+    const listeners = stream.listeners('data');
+    // node-postgres parses from one 'data' listener; with anything else, its own messages (handleCopyData) are used.
+    if (listeners.length === 1) {
+      this.stream = stream;
+      this.pgOnData = listeners[0] as (chunk: Buffer) => void;
+      stream.removeListener('data', this.pgOnData);
+      stream.on('data', this.onData);
+    }
     connection.query(this.text);
+  }
+
+  private readonly onData = (chunk: Buffer): void => {
+    const length = chunk.length;
+    let at = 0;
+    while (at < length) {
+      if (this.remaining < 0) {
+        let code: number;
+        let size: number;
+        if (this.headerBytes > 0 || length - at < 5) {
+          const n = Math.min(5 - this.headerBytes, length - at);
+          chunk.copy(this.header, this.headerBytes, at, at + n);
+          this.headerBytes += n;
+          at += n;
+          if (this.headerBytes < 5) return;
+          this.headerBytes = 0;
+          code = this.header[0]!;
+          size = this.header.readUInt32BE(1) - 4;
+          if (!ours(code)) return this.handBack(Buffer.concat([this.header, chunk.subarray(at)]));
+        } else {
+          code = chunk[at]!;
+          size = chunk.readUInt32BE(at + 1) - 4;
+          if (!ours(code)) return this.handBack(chunk.subarray(at));
+          at += 5;
+        }
+        if (code === COPY_DONE) return this.handBack(chunk.subarray(at + size));
+        this.code = code;
+        this.remaining = size;
+        continue;
+      }
+      const n = Math.min(this.remaining, length - at);
+      if (this.code === COPY_DATA && this.failure === undefined) {
+        try {
+          this.reader.push(chunk, at, at + n);
+        } catch (error: unknown) {
+          this.failure = error;
+        }
+      }
+      at += n;
+      this.remaining -= n;
+      if (this.remaining === 0) this.remaining = -1;
+    }
+  };
+
+  /** Gives the socket back to node-postgres, with the bytes it has not read yet. */
+  private handBack(rest: Buffer): void {
+    const stream = this.stream!;
+    const pgOnData = this.pgOnData!;
+    stream.removeListener('data', this.onData);
+    stream.on('data', pgOnData);
+    this.stream = this.pgOnData = undefined;
+    if (rest.length > 0) pgOnData(rest);
   }
 
   handleCopyData(message: { chunk: Buffer }): void {
