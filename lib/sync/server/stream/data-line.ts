@@ -35,6 +35,13 @@ export async function readDataLine(pool: Pick<pg.Pool, 'connect'>, rulesId: numb
 }
 
 const FIRST_CAPACITY = 16 * 1024;
+const MAX_HINT = 8 * 1024 * 1024;
+/**
+ * The buffer a line starts in: the size of the last line, plus an eighth. Pages of one bucket are
+ * alike, so a line rarely grows (each growth copies the line and touches new memory); room it does
+ * not use is never touched, and finish() copies a small line out of a large buffer.
+ */
+let capacityHint = FIRST_CAPACITY;
 /** A value is escaped this many bytes at a time, so a huge one needs no 6× buffer at once. */
 const SEGMENT = 16 * 1024;
 /** Longest escape of one byte: \u00XX. */
@@ -84,7 +91,7 @@ export class DataLineWriter {
     private readonly after: number,
   ) {
     this.room = Buffer.byteLength(this.head(after, false)) + MAX_ID_DIGITS + 1;
-    this.out = Buffer.allocUnsafe(Math.max(FIRST_CAPACITY, this.room * 2));
+    this.out = Buffer.allocUnsafe(Math.max(capacityHint, this.room * 2));
     this.at = this.room;
   }
 
@@ -130,6 +137,7 @@ export class DataLineWriter {
     const from = this.room - head.length;
     head.copy(this.out, from);
     const line = this.out.subarray(from, this.at);
+    capacityHint = Math.min(MAX_HINT, Math.max(FIRST_CAPACITY, line.length + (line.length >> 3)));
     // A line that fills less than half of the buffer it grew in is copied out, so the spare room is not kept alive with it.
     return this.out.length - line.length > line.length + 4096 ? Buffer.from(line) : line;
   }
