@@ -127,6 +127,7 @@ async function main(): Promise<void> {
       { name: TESTING_GLOBAL, n: TRANSACTIONS, list: listId, tag },
     );
     await page.waitForFunction((name) => ((window as unknown as Record<string, TestingHandle | undefined>)[name]?.pendingUploads() ?? 0) > 0, TESTING_GLOBAL, { timeout: 30_000, polling: 20 });
+    log(`run ${run}: ${TRANSACTIONS} transactions queued offline (${ms(performance.now() - began)} since the start)`);
     // Online: time until Postgres has the rows, and until the page confirmed them all.
     const start = performance.now();
     await context.setOffline(false);
@@ -165,6 +166,7 @@ async function main(): Promise<void> {
     // Clean up, and let the page see the list empty again before the next run.
     await pool.query('DELETE FROM todos WHERE list_id = $1', [listId]);
     await untilLocal(page, listId, 0, 60_000);
+    log(`run ${run}: cleaned up (${ms(performance.now() - began)} since the start)`);
   }
 
   const range = (xs: number[]) => (xs.length === 1 ? ms(xs[0]!) : `${ms(Math.min(...xs))}–${ms(Math.max(...xs))}`);
