@@ -1,6 +1,6 @@
 /**
  * Upload benchmark (docs/writes.md#performance): `npx tsx bench/upload.ts [--quick] [--runs 3]
- * [--transactions 1000] [--build]`.
+ * [--transactions 1000] [--build]` (--quick: one run of 250 transactions).
  *
  * The demo app in production mode (scripts/start.ts) from the build bench/app-build.ts makes or
  * reuses (.data/next-bench; the one bench/run.ts made for the run; --build makes a new one), on
@@ -35,7 +35,11 @@ const flag = (name: string, fallback: number) => {
 };
 const QUICK = argv.includes('--quick');
 const RUNS = flag('runs', QUICK ? 1 : 3);
-const TRANSACTIONS = flag('transactions', 1000);
+/**
+ * --quick queues 250: the page queues them one `execute` at a time, ~65 ms each on this machine
+ * under load, so 1,000 took over a minute before the measured part began.
+ */
+const TRANSACTIONS = flag('transactions', QUICK ? 250 : 1000);
 const BUILD = argv.includes('--build');
 /** Prints the page's and the server's progress every 250 ms while a run waits. */
 const TRACE = argv.includes('--trace');
@@ -184,12 +188,12 @@ async function main(): Promise<void> {
   publishFigures('upload', [
     {
       scenario: 7,
-      case: `${TRANSACTIONS} queued transactions, reconnect → confirmed by a checkpoint (${RUNS} run${RUNS === 1 ? '' : 's'}, median)`,
+      case: `${TRANSACTIONS} queued transactions${TRANSACTIONS === 1000 ? '' : ' (the target is for 1,000)'}, reconnect → confirmed by a checkpoint (${RUNS} run${RUNS === 1 ? '' : 's'}, median)`,
       ours: `${ms(median(confirmed))} (in Postgres after ${ms(median(ours.map((o) => o.uploadedMs)))}); range ${range(confirmed)}`,
       baseline: `${TRANSACTIONS} pg transactions from Node: ${ms(median(baselines))}`,
       ratio: `${(median(confirmed) / median(baselines)).toFixed(2)}× the time`,
       target: `<= ${ms(TARGET_MS)}`,
-      met: median(confirmed) <= TARGET_MS,
+      met: TRANSACTIONS === 1000 ? median(confirmed) <= TARGET_MS : null,
     },
   ]);
 }
