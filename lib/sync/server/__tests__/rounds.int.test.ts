@@ -32,12 +32,15 @@ describe('sync stream: checkpoint rounds miss nothing', () => {
   }
 
   /** Applies lines until `done` holds after a complete checkpoint. */
-  async function until(client: StreamClient, replica: Replica, done: (replica: Replica, writeCheckpoint: bigint | null) => boolean): Promise<void> {
+  async function until(client: StreamClient, replica: Replica, done: (replica: Replica, writeCheckpoint: bigint | null) => boolean, received?: Set<bigint>): Promise<void> {
     let writeCheckpoint: bigint | null = null;
     for (;;) {
       const line = await client.next(undefined, 20_000);
       replica.apply(line);
-      if ((line.type === 'checkpoint' || line.type === 'checkpoint_diff') && line.write_checkpoint !== null) writeCheckpoint = BigInt(line.write_checkpoint);
+      if ((line.type === 'checkpoint' || line.type === 'checkpoint_diff') && line.write_checkpoint !== null) {
+        writeCheckpoint = BigInt(line.write_checkpoint);
+        received?.add(writeCheckpoint);
+      }
       if (line.type === 'checkpoint_complete' && done(replica, writeCheckpoint)) return;
     }
   }
@@ -69,6 +72,9 @@ describe('sync stream: checkpoint rounds miss nothing', () => {
     }) as typeof query;
     const trip = (await f.replication.app.pool.query<{ id: string }>("SELECT id FROM lists WHERE name = 'Weekend trip'")).rows[0]!.id;
     const writeCheckpoints = new Map<string, bigint>();
+    /** Every write checkpoint id made for a client, and every one its stream sent it. */
+    const made = new Map<string, Set<bigint>>(clients.map((c) => [c.clientId, new Set()]));
+    const received = new Map<string, Set<bigint>>(clients.map((c) => [c.clientId, new Set()]));
     try {
       const commits = Array.from({ length: 12 }, async (_, n) => {
         await new Promise((resolve) => setTimeout(resolve, n * 40));
@@ -79,6 +85,7 @@ describe('sync stream: checkpoint rounds miss nothing', () => {
           const res = await request(`${f.baseUrl}${SyncPath.writeCheckpoint}`, { method: 'POST', headers: { authorization: `Bearer ${c.token}`, 'content-type': 'application/json' }, body: JSON.stringify({ client_id: c.clientId }) });
           expect(res.status).toBe(200);
           const id = BigInt((res.json() as { write_checkpoint: string }).write_checkpoint);
+          made.get(c.clientId)!.add(id);
           if (id > (writeCheckpoints.get(c.clientId) ?? 0n)) writeCheckpoints.set(c.clientId, id);
         }
       });
@@ -91,7 +98,7 @@ describe('sync stream: checkpoint rounds miss nothing', () => {
             const have = descriptions(r);
             const wanted = writeCheckpoints.get(clientId);
             return have.has(`burst ${after} end`) && Array.from({ length: 12 }, (_, n) => `burst ${after} ${n}`).every((d) => have.has(d)) && (wanted === undefined || (wc !== null && wc >= wanted));
-          }),
+          }, received.get(clientId)),
         ),
       );
       // Then, all streams idle, single commits one after another: each round must find its one change.
@@ -103,6 +110,8 @@ describe('sync stream: checkpoint rounds miss nothing', () => {
       pool.query = query;
     }
     expect(slowed).toBeGreaterThan(0);
+    // A client is only ever sent its own write checkpoints.
+    for (const { clientId } of clients) expect([...received.get(clientId)!].filter((id) => !made.get(clientId)!.has(id))).toEqual([]);
     for (const { user, client, replica } of clients) {
       expect(replica.contents()).toEqual(await f.expectedFor(user));
       client.close();

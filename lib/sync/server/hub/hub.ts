@@ -186,7 +186,12 @@ export class SyncHub {
   private async runRounds(): Promise<void> {
     this.roundRunning = true;
     try {
+      let first = true;
       do {
+        // Streams the last round woke write their lines within the turn: let them finish and wait
+        // again, so that they join this round instead of each reading the checkpoint by itself.
+        if (!first) await new Promise<void>((resolve) => setImmediate(resolve));
+        first = false;
         this.roundAgain = false;
         const active = this.active;
         if (!active || this.closed) break;

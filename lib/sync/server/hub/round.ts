@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import { bucketStatesAt, clientKey, lookupsChangedSince, type BucketState, type Checkpoint, type LookupValues } from '@/lib/sync/storage';
 import { bucketsChangedAt, type WriteCheckpointsAt } from '@/lib/sync/storage/stream-reads';
+import type { CheckpointPlan } from '../stream/plan';
 import type { EncodedPage } from './loaders';
 
 /** Data pages a round starts reading before the streams ask for them, at most. */
@@ -36,6 +37,17 @@ export interface RoundData {
    * bytes by all of them. Keyed by the stream (see StreamSession); undefined when not shareable.
    */
   outputs: Map<string, Promise<Uint8Array | undefined>>;
+  /** Diffs planned once for every stream whose client gets the same lines, by diffKey (stream/plan.ts); filled by the streams. */
+  diffs: Map<string, SharedDiff>;
+}
+
+/** A diff of the round shared by the streams of one diffKey: its lines are the same for all. */
+export interface SharedDiff {
+  plan: CheckpointPlan;
+  /** The checkpoint_diff line, once a stream has encoded it. */
+  head?: string;
+  /** The whole output (RoundData.outputs), once a stream has asked for it. */
+  output?: Promise<Uint8Array | undefined>;
 }
 
 /** The key of RoundData.pages. */
@@ -142,7 +154,7 @@ export async function readRound(
     else for (const p of participants) p.abandon();
     const missing = [...gained].filter((bucket) => !states.has(bucket));
     if (missing.length > 0) for (const [bucket, state] of await bucketStatesAt(pool, rulesId, [], checkpointOpId, sinceOpId, missing)) states.set(bucket, state);
-    return { checkpoint: { opId: checkpointOpId, lsn: writeCheckpoints.lsn }, round: roundNumber, states, writeCheckpoints: writeCheckpoints.ids, pages, outputs: new Map() };
+    return { checkpoint: { opId: checkpointOpId, lsn: writeCheckpoints.lsn }, round: roundNumber, states, writeCheckpoints: writeCheckpoints.ids, pages, outputs: new Map(), diffs: new Map() };
   } catch (error: unknown) {
     for (const p of participants) p.abandon();
     throw error;

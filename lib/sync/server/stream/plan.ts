@@ -133,3 +133,37 @@ export function splitRange(after: number, end: number, ops: number, maxOps: numb
   }
   return ranges;
 }
+
+/**
+ * What decides planDiff's lines for a client whose grants did not change: each grant's priority
+ * and, for buckets the round changed, how the client holds them, and the write checkpoint after
+ * the diff. Clients with the same key get the same lines (they differ only in `next`), so a round
+ * plans them once (sharedDiff). Undefined when the shortcut does not apply: the grants and the
+ * held buckets differ, or a priority moved; then use planDiff.
+ */
+export function diffKey(previous: StreamState, grants: readonly BucketGrant[], changed: ReadonlyMap<string, BucketState>, writeCheckpoint: number | null): string | undefined {
+  if (grants.length !== previous.buckets.size) return undefined;
+  // The diff line carries the client's write checkpoint after it, whether or not it moved.
+  const wc = writeCheckpoint === null || (previous.writeCheckpoint !== null && previous.writeCheckpoint >= writeCheckpoint) ? previous.writeCheckpoint : writeCheckpoint;
+  let key = `${wc}\u0000${wc === previous.writeCheckpoint}`;
+  for (const grant of grants) {
+    const held = previous.buckets.get(grant.bucket);
+    if (!held || held.priority !== grant.priority) return undefined;
+    key += changed.has(grant.bucket) ? `\u0000${grant.priority}\u0001${grant.bucket}\u0001${held.position}\u0001${held.checksum}` : `\u0000${grant.priority}`;
+  }
+  return key;
+}
+
+/**
+ * planDiff's `next` for a client that held every granted bucket (diffKey applied): its buckets
+ * with those the round changed moved on. Built per client, while the lines are shared.
+ */
+export function advanceState(previous: StreamState, changed: ReadonlyMap<string, BucketState>, checkpointOpId: number, writeCheckpoint: number | null): StreamState {
+  const buckets = new Map(previous.buckets);
+  for (const [bucket, held] of previous.buckets) {
+    const state = changed.get(bucket);
+    if (state) buckets.set(bucket, { priority: held.priority, checksum: state.checksum, count: state.count, position: Math.max(held.position, state.lastOpId) });
+  }
+  const wc = writeCheckpoint === null || (previous.writeCheckpoint !== null && previous.writeCheckpoint >= writeCheckpoint) ? previous.writeCheckpoint : writeCheckpoint;
+  return { lastOpId: Math.max(previous.lastOpId, checkpointOpId), writeCheckpoint: wc, buckets };
+}

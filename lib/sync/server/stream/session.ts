@@ -6,11 +6,11 @@ import type { SyncTokenClaims } from '../auth/tokens';
 import { toProtocolError } from '../http/responses';
 import type { ActiveRules, HubSubscriber, SyncHub } from '../hub/hub';
 import type { EncodedPage } from '../hub/loaders';
-import { pageKey, type RoundData } from '../hub/round';
+import { pageKey, type RoundData, type SharedDiff } from '../hub/round';
 import type { SyncServerLogger } from '../log';
 import { LineChunks } from './chunks';
 import * as encode from './encode';
-import { heldState, planDiff, planInitial, splitRange, type CheckpointPlan, type StreamState } from './plan';
+import { advanceState, diffKey, heldState, planDiff, planInitial, splitRange, type CheckpointPlan, type StreamState } from './plan';
 
 /** Lines are handed to the HTTP layer once this many bytes have gathered (or the checkpoint is done); a page this large goes alone. */
 const FLUSH_BYTES = 64 * 1024;
@@ -74,6 +74,7 @@ export class StreamSession implements HubSubscriber {
   /** A plan a round handed over, sent on the next turn of the loop, with the round (its pages read ahead, its shared outputs). */
   private offered: CheckpointPlan | undefined;
   private offeredRound: RoundData | undefined;
+  private offeredDiff: SharedDiff | undefined;
 
   constructor(private readonly input: StreamSessionInput) {
     this.hub = input.hub;
@@ -156,14 +157,23 @@ export class StreamSession implements HubSubscriber {
       return 'idle';
     }
     const grants = regranted?.grants ?? this.grants;
-    const states = new Map<string, BucketState>();
-    for (const grant of grants) {
-      const held = state.buckets.get(grant.bucket);
-      const current = round.states.get(grant.bucket) ?? (held ? heldState(held) : undefined);
-      if (!current) return 'refused';
-      states.set(grant.bucket, current);
+    // Most clients of a fan-out get the same lines: plan them once per round, then only move each client's state on.
+    const key = regranted ? undefined : diffKey(state, grants, round.states, writeCheckpoint);
+    let shared = key === undefined ? undefined : round.diffs.get(key);
+    let plan: CheckpointPlan;
+    if (shared) {
+      plan = { ...shared.plan, next: advanceState(state, round.states, round.checkpoint.opId, writeCheckpoint) };
+    } else {
+      const states = new Map<string, BucketState>();
+      for (const grant of grants) {
+        const held = state.buckets.get(grant.bucket);
+        const current = round.states.get(grant.bucket) ?? (held ? heldState(held) : undefined);
+        if (!current) return 'refused';
+        states.set(grant.bucket, current);
+      }
+      plan = planDiff(state, grants, states, round.checkpoint.opId, writeCheckpoint);
+      if (key !== undefined) round.diffs.set(key, (shared = { plan }));
     }
-    const plan = planDiff(state, grants, states, round.checkpoint.opId, writeCheckpoint);
     this.grants = grants;
     if (regranted) this.lookupValues = regranted.lookups;
     // Only a round this stream used counts as seen: one it could not use leaves it to re-read by itself.
@@ -174,6 +184,7 @@ export class StreamSession implements HubSubscriber {
     }
     this.offered = plan;
     this.offeredRound = round;
+    this.offeredDiff = shared;
     this.wake();
     return 'woken';
   }
@@ -241,11 +252,12 @@ export class StreamSession implements HubSubscriber {
         }
         let plan = this.offered;
         const round = this.offeredRound;
-        this.offered = this.offeredRound = undefined;
+        const diff = this.offeredDiff;
+        this.offered = this.offeredRound = this.offeredDiff = undefined;
         if (!plan && this.rules && (this.state === null || this.hub.settledOpId() > this.state.lastOpId || this.hub.settledRound() !== this.seenRound)) plan = await this.plan(this.rules, positions);
         if (this.closed) return;
         if (plan) {
-          const sent = plan.changed ? yield* this.send(this.rules!, plan, this.state === null, round) : true;
+          const sent = plan.changed ? yield* this.send(this.rules!, plan, this.state === null, round, diff) : true;
           if (sent) this.state = plan.next;
           continue;
         }
@@ -289,11 +301,12 @@ export class StreamSession implements HubSubscriber {
    * one write instead of five. Returns false when cut short (closed, or the token expired): the
    * client then has part of the checkpoint, which it never applies without checkpoint_complete.
    */
-  private async *send(rules: ActiveRules, plan: CheckpointPlan, initial: boolean, round?: RoundData): AsyncGenerator<Uint8Array, boolean, undefined> {
+  private async *send(rules: ActiveRules, plan: CheckpointPlan, initial: boolean, round?: RoundData, diff?: SharedDiff): AsyncGenerator<Uint8Array, boolean, undefined> {
     const { lastOpId, writeCheckpoint } = plan.next;
-    const head = initial ? encode.checkpointLine(lastOpId, writeCheckpoint, rules.tag, plan.buckets) : encode.checkpointDiffLine(lastOpId, writeCheckpoint, plan.buckets, plan.removed);
+    const diffLine = () => encode.checkpointDiffLine(lastOpId, writeCheckpoint, plan.buckets, plan.removed);
+    const head = initial ? encode.checkpointLine(lastOpId, writeCheckpoint, rules.tag, plan.buckets) : diff ? (diff.head ??= diffLine()) : diffLine();
     if (round && !initial) {
-      const shared = await sharedOutput(head, plan, round);
+      const shared = await (diff ? (diff.output ??= sharedOutput(head, plan, round)) : sharedOutput(head, plan, round));
       if (this.closed) return false;
       if (shared) {
         yield shared;

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { BucketState } from '@/lib/sync/storage';
-import { planDiff, planInitial, splitRange, type CheckpointPlan, type StreamState } from '../plan';
+import { advanceState, diffKey, heldState, planDiff, planInitial, splitRange, type CheckpointPlan, type StreamState } from '../plan';
 
 const state = (lastOpId: number, checksum = lastOpId * 7): BucketState => ({ lastOpId, checksum, count: lastOpId, compactedOpId: 0 });
 
@@ -131,5 +131,57 @@ describe('splitRange', () => {
         });
       }),
     );
+  });
+});
+
+describe('diffKey and advanceState: a diff planned once for many clients', () => {
+  // Clients over a few buckets and priorities; the round changes some of them.
+  const buckets = ['a', 'b', 'c', 'd'];
+  const held = fc.record({ position: fc.integer({ min: 0, max: 3 }), checksum: fc.integer({ min: 0, max: 1 }) });
+  const client = fc.record({
+    held: fc.subarray(buckets, { minLength: 1 }).chain((names) => fc.tuple(fc.constant(names), fc.array(held, { minLength: names.length, maxLength: names.length }))),
+    priorities: fc.array(fc.integer({ min: 0, max: 2 }), { minLength: 4, maxLength: 4 }),
+    writeCheckpoint: fc.option(fc.integer({ min: 1, max: 3 })),
+  });
+  const changedStates = fc.dictionary(fc.constantFrom(...buckets), fc.record({ lastOpId: fc.integer({ min: 0, max: 5 }), checksum: fc.integer({ min: 0, max: 1 }), count: fc.integer({ min: 0, max: 9 }), compactedOpId: fc.constant(0) }));
+
+  function build(c: { held: [string[], Array<{ position: number; checksum: number }>]; priorities: number[]; writeCheckpoint: number | null }): { previous: StreamState; grants: Array<{ bucket: string; priority: number }> } {
+    const [names, states] = c.held;
+    const grants = names.map((bucket) => ({ bucket, priority: c.priorities[buckets.indexOf(bucket)]! }));
+    const previous: StreamState = { lastOpId: 8, writeCheckpoint: c.writeCheckpoint, buckets: new Map(names.map((bucket, i) => [bucket, { priority: grants[i]!.priority, checksum: states[i]!.checksum, count: 1, position: states[i]!.position }])) };
+    return { previous, grants };
+  }
+  const plan = (previous: StreamState, grants: Array<{ bucket: string; priority: number }>, changed: Map<string, BucketState>, wc: number | null) =>
+    planDiff(previous, grants, new Map(grants.map((g) => [g.bucket, changed.get(g.bucket) ?? heldState(previous.buckets.get(g.bucket)!)])), 9, wc);
+
+  it('advanceState is planDiff\'s next, and clients with the same key get the same lines (property)', () => {
+    fc.assert(
+      // The second client holds the same buckets, each anywhere near the first: keys often match.
+      fc.property(client, fc.array(held, { minLength: 4, maxLength: 4 }), fc.boolean(), changedStates, fc.option(fc.integer({ min: 1, max: 3 })), fc.option(fc.integer({ min: 1, max: 3 })), (c1, near, sameHeld, dict, wc1, wc2) => {
+        const changed = new Map(Object.entries(dict));
+        const one = build(c1);
+        const two = build({ ...c1, held: [c1.held[0], sameHeld ? c1.held[1] : c1.held[0].map((_, i) => near[i]!)], writeCheckpoint: wc2 === null ? c1.writeCheckpoint : wc2 === 1 ? null : wc2 });
+        const k1 = diffKey(one.previous, one.grants, changed, wc1);
+        const k2 = diffKey(two.previous, two.grants, changed, wc2);
+        const p1 = plan(one.previous, one.grants, changed, wc1);
+        expect(k1).toBeDefined();
+        expect(advanceState(one.previous, changed, 9, wc1)).toEqual(p1.next);
+        if (k1 === k2) {
+          const p2 = plan(two.previous, two.grants, changed, wc2);
+          // The lines: the plan, and the checkpoint and write checkpoint the diff line carries.
+          expect({ ...p2, next: undefined }).toEqual({ ...p1, next: undefined });
+          expect([p2.next.lastOpId, p2.next.writeCheckpoint]).toEqual([p1.next.lastOpId, p1.next.writeCheckpoint]);
+        }
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  it('does not apply when the grants are not the buckets held, or a priority moved', () => {
+    const previous: StreamState = { lastOpId: 1, writeCheckpoint: null, buckets: new Map([['a', { priority: 1, checksum: 0, count: 0, position: 1 }]]) };
+    expect(diffKey(previous, [{ bucket: 'a', priority: 1 }, { bucket: 'b', priority: 1 }], new Map(), null)).toBeUndefined();
+    expect(diffKey(previous, [{ bucket: 'b', priority: 1 }], new Map(), null)).toBeUndefined();
+    expect(diffKey(previous, [{ bucket: 'a', priority: 2 }], new Map(), null)).toBeUndefined();
+    expect(diffKey(previous, [{ bucket: 'a', priority: 1 }], new Map(), null)).toBeDefined();
   });
 });
