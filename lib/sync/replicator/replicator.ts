@@ -144,6 +144,7 @@ export class Replicator {
 
   private async dropRetired(storage: pg.Pool, keep: number, log: Logger): Promise<void> {
     const source = new pg.Client(sourceClientConfig(this.options.sourceUrl));
+    source.on('error', () => undefined); // a dropped connection fails the query in flight or the next one
     await source.connect();
     try {
       for (const old of await listRulesVersions(storage)) {

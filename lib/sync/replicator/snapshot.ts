@@ -43,6 +43,7 @@ const ROWS_PER_TURN = 1000;
 export async function snapshotTables(options: SnapshotOptions): Promise<void> {
   const { rules, progress, log } = options;
   const reader = new pg.Client(sourceClientConfig(options.sourceUrl));
+  reader.on('error', () => undefined); // a dropped connection fails the read in flight or the next one
   await reader.connect();
   try {
     for (const table of rules.sourceTables) {

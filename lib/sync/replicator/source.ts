@@ -85,6 +85,8 @@ export interface CreatedSlot {
  */
 export async function createSlotWithSnapshot(connectionString: string, slot: string): Promise<CreatedSlot> {
   const connection = new pg.Client({ ...sourceClientConfig(connectionString), replication: 'database' } as pg.ClientConfig);
+  // Held open while the snapshot is read: should it drop, the exported snapshot goes and the read fails.
+  connection.on('error', () => undefined);
   await connection.connect();
   try {
     const result = await connection.query<{ consistent_point: string; snapshot_name: string }>(`CREATE_REPLICATION_SLOT ${quoteIdent(slot)} LOGICAL pgoutput EXPORT_SNAPSHOT`);

@@ -38,6 +38,7 @@ export class VersionReplicator {
     const progress = version.snapshotProgress as ReplicatorSnapshotProgress;
 
     const admin = new pg.Client(sourceClientConfig(this.options.sourceUrl));
+    admin.on('error', () => undefined); // a dropped connection fails the query in flight or the next one
     await admin.connect();
     let created: CreatedSlot | undefined;
     try {
