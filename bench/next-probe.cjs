@@ -6,7 +6,7 @@
  * app's SyncServer (lib/sync/server/from-env.ts keeps it on globalThis). Does nothing in a process
  * without an IPC channel. Plain CommonJS: it must load before Next, without tsx.
  */
-/* global process */
+/* global process, require */
 'use strict';
 
 if (typeof process.send === 'function') {
@@ -19,6 +19,11 @@ if (typeof process.send === 'function') {
     }
     const m = process.memoryUsage();
     const sync = globalThis.lockstepSyncServer;
+    // LOCKSTEP_BENCH_HEAP_DIR: also a heap snapshot at each measurement, named by the open streams
+    // (compare two of them, e.g. in Chrome DevTools, to see what an idle stream holds).
+    const dir = process.env.LOCKSTEP_BENCH_HEAP_DIR;
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- plain CommonJS, loaded before Next
+    if (dir) require('node:v8').writeHeapSnapshot(require('node:path').join(dir, `next-${sync ? sync.server.streamCount : 0}-streams.heapsnapshot`));
     process.send({ type: 'memory', rss: m.rss, heapUsed: m.heapUsed, external: m.external, arrayBuffers: m.arrayBuffers, streams: sync ? sync.server.streamCount : 0 });
   });
   // The channel must not keep the server alive on its own.
