@@ -1,5 +1,6 @@
 import { ReplicationError } from './errors';
 import type { SourceRow } from './changes';
+import { utf8Text } from './utf8-text';
 
 /**
  * A parser of COPY ... TO STDOUT in text format (https://www.postgresql.org/docs/current/sql-copy.html#id-1.9.3.55.9.2),
@@ -14,15 +15,6 @@ import type { SourceRow } from './changes';
  * row of a table shares one V8 shape (as pgoutput.ts's rows do).
  */
 
-type SliceableBuffer = Buffer & { utf8Slice?: (start: number, end: number) => string };
-/** Buffer#utf8Slice skips toString's argument checks, a good part of the cost for short values. */
-const utf8: (buf: Buffer, start: number, end: number) => string =
-  typeof (Buffer.prototype as SliceableBuffer).utf8Slice === 'function'
-    ? (buf, start, end) => (buf as SliceableBuffer).utf8Slice!(start, end)
-    : (buf, start, end) => buf.toString('utf8', start, end);
-
-/** One-byte ASCII values ('t', 'f', digits) are common: one string each, made once. */
-const ASCII = Array.from({ length: 128 }, (_, i) => String.fromCharCode(i));
 
 const TAB = 0x09;
 const NEWLINE = 0x0a;
@@ -86,8 +78,7 @@ export class CopyTextParser {
       let value: string | null;
       if (length === 2 && buf[pos] === BACKSLASH && buf[pos + 1] === 0x4e) value = null; // \N
       else if (escaped) value = unescape(buf, pos, stop);
-      else if (length === 1 && buf[pos]! < 0x80) value = ASCII[buf[pos]!]!;
-      else value = utf8(buf, pos, stop);
+      else value = utf8Text(buf, pos, stop);
       row[columns[i]!] = value;
       pos = stop + 1;
     }

@@ -1,5 +1,6 @@
 import { ReplicationError } from './errors';
 import type { Lsn } from './lsn';
+import { utf8Text } from './utf8-text';
 
 /**
  * A decoder of pgoutput (protocol version 1) messages, the payload of XLogData, written for the
@@ -42,15 +43,6 @@ export interface PgoutputHandler {
 /** Microseconds from the Unix epoch to Postgres' (2000-01-01). */
 const POSTGRES_EPOCH_MS = 946_684_800_000;
 
-type SliceableBuffer = Buffer & { utf8Slice?: (start: number, end: number) => string };
-/** Buffer#utf8Slice skips toString's argument checks, a good part of the cost for short values. */
-const utf8: (buf: Buffer, start: number, end: number) => string =
-  typeof (Buffer.prototype as SliceableBuffer).utf8Slice === 'function'
-    ? (buf, start, end) => (buf as SliceableBuffer).utf8Slice!(start, end)
-    : (buf, start, end) => buf.toString('utf8', start, end);
-
-/** One-byte ASCII values ('t', 'f', digits) are common: one string each, made once. */
-const ASCII = Array.from({ length: 128 }, (_, i) => String.fromCharCode(i));
 
 function protocolError(message: string): ReplicationError {
   return new ReplicationError('PGOUTPUT_INVALID', `Could not decode a pgoutput message: ${message}. The replicator expects pgoutput protocol version 1 in text format.`);
@@ -181,8 +173,7 @@ export class PgoutputDecoder {
         pos += 4;
         const stop = pos + length;
         if (length < 0 || stop > end) throw protocolError('truncated value');
-        const first = buf[pos]!;
-        row[name] = length === 1 && first < 0x80 ? ASCII[first]! : utf8(buf, pos, stop);
+        row[name] = utf8Text(buf, pos, stop);
         pos = stop;
       } else if (kind === 0x6e) {
         row[name] = null;
@@ -234,7 +225,7 @@ export class PgoutputDecoder {
   private cstring(): string {
     const zero = this.buf.indexOf(0, this.pos);
     if (zero < 0 || zero >= this.end) throw protocolError('unterminated string');
-    const value = utf8(this.buf, this.pos, zero);
+    const value = utf8Text(this.buf, this.pos, zero);
     this.pos = zero + 1;
     return value;
   }
