@@ -124,11 +124,7 @@ async function bucketSizeLatency(port: number, appUrl: string, storageUrl: strin
     await sleep(1_000);
     const app = new pg.Client({ connectionString: appUrl });
     await app.connect();
-    const listener = new pg.Client({ connectionString: storageUrl });
-    await listener.connect();
-    const notices: number[] = [];
-    listener.on('notification', () => notices.push(performance.now()));
-    await listener.query('LISTEN lockstep_checkpoint');
+    const { listener, notices } = await listenCheckpoints(storageUrl);
     const committed = new Map<number, { client: MarkerClient; at: number }>();
     const n = COMMITS * 2;
     for (let i = 0; i < n; i++) {
@@ -216,16 +212,22 @@ async function connectUpTo(server: ServerChild, seeded: Seeded, token: (sub: str
   });
 }
 
-/** Commit → line latency with the clients connected now; markers are numbered from `base` (unique across steps). */
-async function latency(appUrl: string, storageUrl: string, clients: MarkerClient[], seeded: Seeded, base: number): Promise<void> {
-  const app = new pg.Client({ connectionString: appUrl });
-  await app.connect();
-  // For reference: when bucket storage announces the checkpoint (the replicator's share of the latency).
+/** A LISTEN on bucket storage's checkpoint channel: when each checkpoint was announced (the replicator's share of a latency). */
+async function listenCheckpoints(storageUrl: string): Promise<{ listener: pg.Client; notices: number[] }> {
   const listener = new pg.Client({ connectionString: storageUrl });
   await listener.connect();
   const notices: number[] = [];
   listener.on('notification', () => notices.push(performance.now()));
   await listener.query('LISTEN lockstep_checkpoint');
+  return { listener, notices };
+}
+
+/** Commit → line latency with the clients connected now; markers are numbered from `base` (unique across steps). */
+async function latency(appUrl: string, storageUrl: string, clients: MarkerClient[], seeded: Seeded, base: number): Promise<void> {
+  const app = new pg.Client({ connectionString: appUrl });
+  await app.connect();
+  // For reference: when bucket storage announces the checkpoint (the replicator's share of the latency).
+  const { listener, notices } = await listenCheckpoints(storageUrl);
   const notified: number[] = [];
   const noticeAfter = (at: number) => {
     const first = notices.find((t) => t >= at);
