@@ -1,7 +1,10 @@
 /**
- * Sync stream benchmark: `npx tsx bench/stream.ts [--quick] [--server plain|next] [--build]`
+ * Sync stream benchmark: `npx tsx bench/stream.ts [--quick] [--server plain|next] [--build] [--only=throughput]`
  * (BENCH_CLIENTS, a list of client counts to step through, default 1,100,1000,5000; BENCH_ROWS,
- * BENCH_COMMITS, BENCH_LARGE_BUCKET to resize; BENCH_DURABILITY=test turns fsync off).
+ * BENCH_COMMITS, BENCH_LARGE_BUCKET to resize; BENCH_DURABILITY=test turns fsync off;
+ * BENCH_PG_DIR, the local cluster's data dir when DATABASE_URL is unset, default
+ * .data/pg-bench-stream: runs at the same time need one each). --only=throughput runs part 1 alone
+ * (no large bucket seeded, no latency clients).
  *
  * Runs the whole path: Postgres (DATABASE_URL's server, or a local cluster started for the run),
  * the replicator (workers/replicator.ts) and the sync endpoint each in a process of its own, and
@@ -32,18 +35,20 @@ import { createDatabases, quantile, seed, seedBucketSizes, startNextServer, star
 
 const argv = process.argv.slice(2);
 const QUICK = argv.includes('--quick');
+/** Part 1 alone: initial sync throughput. */
+const ONLY_THROUGHPUT = argv.includes('--only=throughput');
 /** The sync endpoint: the plain node:http SyncServer, or the app through `next start`. */
 const SERVER = argv.includes('--server') ? argv[argv.indexOf('--server') + 1] : 'next';
 if (SERVER !== 'plain' && SERVER !== 'next') throw new Error(`--server ${SERVER}: expected plain or next`);
 /** Named in every figure, so that figures of the two endpoints are never mixed up. */
 const ENDPOINT = SERVER === 'next' ? 'next start' : 'plain node:http server';
 /** Connected clients, stepped up: latency is measured at each step, memory from 100 up. */
-const STEPS = (process.env.BENCH_CLIENTS ?? (QUICK ? '1,100' : '1,100,1000,5000')).split(',').map(Number);
-const CLIENTS = Math.max(...STEPS);
+const STEPS = ONLY_THROUGHPUT ? [] : (process.env.BENCH_CLIENTS ?? (QUICK ? '1,100' : '1,100,1000,5000')).split(',').map(Number);
+const CLIENTS = Math.max(1, ...STEPS);
 const ROWS = Number(process.env.BENCH_ROWS ?? (QUICK ? 20_000 : 100_000));
 const COMMITS = Number(process.env.BENCH_COMMITS ?? (QUICK ? 10 : 40));
 /** Rows of the large bucket of part 2; with --quick the BENCH_ROWS bucket of part 1 is used instead. */
-const LARGE = Number(process.env.BENCH_LARGE_BUCKET ?? (QUICK ? ROWS : 1_000_000));
+const LARGE = ONLY_THROUGHPUT ? ROWS : Number(process.env.BENCH_LARGE_BUCKET ?? (QUICK ? ROWS : 1_000_000));
 const report: Array<{ what: string; value: string }> = [];
 /** The same figures for npm run bench (bench/report.ts). */
 const figures: Figure[] = [];
@@ -305,7 +310,7 @@ async function main(): Promise<void> {
   if (process.env.DATABASE_URL) adminUrl = withDatabase(process.env.DATABASE_URL, 'postgres');
   else {
     const durability = process.env.BENCH_DURABILITY === 'test' ? 'test' : 'safe';
-    cluster = await startLocalCluster({ dataDir: path.resolve('.data/pg-bench-stream'), port: await freePort(), durability, log: () => {} });
+    cluster = await startLocalCluster({ dataDir: path.resolve(process.env.BENCH_PG_DIR ?? '.data/pg-bench-stream'), port: await freePort(), durability, log: () => {} });
     adminUrl = cluster.url('postgres');
   }
   const dbs = await createDatabases(adminUrl);
@@ -334,7 +339,7 @@ async function main(): Promise<void> {
     await warm.open(server.port, await token(sizes.small.id), 'warm-up');
     warm.close();
     await throughput(server.port, dbs.storageUrl, rulesId, seeded, token);
-    await bucketSizeLatency(server.port, dbs.appUrl, dbs.storageUrl, large, sizes.small, token);
+    if (!ONLY_THROUGHPUT) await bucketSizeLatency(server.port, dbs.appUrl, dbs.storageUrl, large, sizes.small, token);
     const idle = await server.memory();
     let base = 0;
     for (const step of STEPS) {
