@@ -4,7 +4,8 @@
  * BENCH_COMMITS, BENCH_LARGE_BUCKET to resize; BENCH_DURABILITY=test turns fsync off;
  * BENCH_PG_DIR, the local cluster's data dir when DATABASE_URL is unset, default
  * .data/pg-bench-stream: runs at the same time need one each). --only=throughput runs part 1 alone
- * (no large bucket seeded, no latency clients).
+ * (no large bucket seeded, no latency clients); --only=fanout runs part 3 alone (no large bucket
+ * seeded; the BENCH_ROWS bucket is still seeded, so make it small).
  *
  * Runs the whole path: Postgres (DATABASE_URL's server, or a local cluster started for the run),
  * the replicator (workers/replicator.ts) and the sync endpoint each in a process of its own, and
@@ -37,6 +38,8 @@ const argv = process.argv.slice(2);
 const QUICK = argv.includes('--quick');
 /** Part 1 alone: initial sync throughput. */
 const ONLY_THROUGHPUT = argv.includes('--only=throughput');
+/** Part 3 alone: memory per idle stream and commit → line with many clients. */
+const ONLY_FANOUT = argv.includes('--only=fanout');
 /** The sync endpoint: the plain node:http SyncServer, or the app through `next start`. */
 const SERVER = argv.includes('--server') ? argv[argv.indexOf('--server') + 1] : 'next';
 if (SERVER !== 'plain' && SERVER !== 'next') throw new Error(`--server ${SERVER}: expected plain or next`);
@@ -48,7 +51,7 @@ const CLIENTS = Math.max(1, ...STEPS);
 const ROWS = Number(process.env.BENCH_ROWS ?? (QUICK ? 20_000 : 100_000));
 const COMMITS = Number(process.env.BENCH_COMMITS ?? (QUICK ? 10 : 40));
 /** Rows of the large bucket of part 2; with --quick the BENCH_ROWS bucket of part 1 is used instead. */
-const LARGE = ONLY_THROUGHPUT ? ROWS : Number(process.env.BENCH_LARGE_BUCKET ?? (QUICK ? ROWS : 1_000_000));
+const LARGE = ONLY_THROUGHPUT || ONLY_FANOUT ? ROWS : Number(process.env.BENCH_LARGE_BUCKET ?? (QUICK ? ROWS : 1_000_000));
 const report: Array<{ what: string; value: string }> = [];
 /** The same figures for npm run bench (bench/report.ts). */
 const figures: Figure[] = [];
@@ -338,8 +341,8 @@ async function main(): Promise<void> {
     const warm = new MarkerClient(/warm-(\d+)/g);
     await warm.open(server.port, await token(sizes.small.id), 'warm-up');
     warm.close();
-    await throughput(server.port, dbs.storageUrl, rulesId, seeded, token);
-    if (!ONLY_THROUGHPUT) await bucketSizeLatency(server.port, dbs.appUrl, dbs.storageUrl, large, sizes.small, token);
+    if (!ONLY_FANOUT) await throughput(server.port, dbs.storageUrl, rulesId, seeded, token);
+    if (!ONLY_THROUGHPUT && !ONLY_FANOUT) await bucketSizeLatency(server.port, dbs.appUrl, dbs.storageUrl, large, sizes.small, token);
     const idle = await server.memory();
     let base = 0;
     for (const step of STEPS) {
