@@ -44,7 +44,14 @@ function formatError(message: string): StorageError {
  * with one copy per field header it spans (so a 10 MB value in 64 KB chunks is joined once, not
  * once per chunk).
  */
-export class BinaryCopyReader {
+/** Where a COPY's bytes go, in chunks cut anywhere: a row reader, or a byte counter. */
+interface CopySink {
+  push(chunk: Buffer, from?: number, to?: number): void;
+  /** The COPY ended (CommandComplete); throws if its bytes were not complete. */
+  finish(): void;
+}
+
+export class BinaryCopyReader implements CopySink {
   private readonly row: CopyRow;
   /** Chunks holding the start of an unfinished row (or of the header), and their total size. */
   private pending: Buffer[] = [];
@@ -178,7 +185,7 @@ class CopyOutQuery {
 
   constructor(
     private readonly text: string,
-    private readonly reader: BinaryCopyReader,
+    private readonly reader: CopySink,
     private readonly done: (error: unknown) => void,
   ) {}
 
@@ -306,12 +313,37 @@ class CopyOutQuery {
  * the error is rethrown.
  */
 export async function copyOutBinary(pool: Pick<pg.Pool, 'connect'>, query: string, fields: number, onRow: (row: CopyRow) => void): Promise<number> {
-  const client = await pool.connect();
   const reader = new BinaryCopyReader(fields, onRow);
+  await runCopyOut(pool, `COPY (${query}) TO STDOUT (FORMAT binary)`, reader);
+  return reader.rows;
+}
+
+/**
+ * Runs `COPY (query) TO STDOUT (FORMAT binary|text)` and hands its bytes on as they come off the
+ * socket, with no work per row: the floor any reader of those rows pays (bench/stream.ts
+ * measures the sync route against it). Resolves with the byte count.
+ *
+ * @example
+ *   const bytes = await copyOutBytes(pool, 'SELECT data FROM lockstep.ops WHERE ...', 'binary', (chunk, from, to) => socket.write(chunk.subarray(from, to)));
+ */
+export async function copyOutBytes(pool: Pick<pg.Pool, 'connect'>, query: string, format: 'binary' | 'text', onBytes: (chunk: Buffer, from: number, to: number) => void): Promise<number> {
+  let bytes = 0;
+  await runCopyOut(pool, `COPY (${query}) TO STDOUT (FORMAT ${format})`, {
+    push(chunk, from = 0, to = chunk.length) {
+      bytes += to - from;
+      onBytes(chunk, from, to);
+    },
+    finish() {},
+  });
+  return bytes;
+}
+
+async function runCopyOut(pool: Pick<pg.Pool, 'connect'>, statement: string, sink: CopySink): Promise<void> {
+  const client = await pool.connect();
   let failure: unknown = null;
   try {
     await new Promise<void>((resolve, reject) => {
-      const copy = new CopyOutQuery(`COPY (${query}) TO STDOUT (FORMAT binary)`, reader, (error) => (error === null ? resolve() : reject(error)));
+      const copy = new CopyOutQuery(statement, sink, (error) => (error === null ? resolve() : reject(error)));
       client.query(copy as unknown as pg.Submittable);
     });
   } catch (error: unknown) {
@@ -322,5 +354,4 @@ export async function copyOutBinary(pool: Pick<pg.Pool, 'connect'>, query: strin
     // from here: after any failure the client is closed rather than reused.
     client.release(failure === null ? undefined : failure instanceof Error ? failure : true);
   }
-  return reader.rows;
 }

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '@/test/db';
 import { dataLineSchema } from '@/lib/sync/protocol';
 import { commitBatch, createRulesVersion, migrateStorage, readOps, readOpsPage } from '@/lib/sync/storage';
-import { copyOutBinary } from '@/lib/sync/storage/copy-out';
+import { copyOutBinary, copyOutBytes } from '@/lib/sync/storage/copy-out';
 import { PAGE_INVALID_ERROR } from '@/lib/sync/storage/ops-pages';
 import { readDataLine } from '../stream/data-line';
 
@@ -200,6 +200,25 @@ describe('copyOutBinary', () => {
       let rows = 0;
       expect(await copyOutBinary(pool, 'SELECT g::text, NULL::text FROM generate_series(1, 3) g', 2, () => rows++)).toBe(3);
       expect(rows).toBe(3);
+      expect((await pool.query('SELECT 1 AS one')).rows).toEqual([{ one: 1 }]);
+    } finally {
+      await pool.end();
+    }
+  });
+
+  it('copyOutBytes hands on the COPY bytes as they are, and leaves the connection usable after an error', async () => {
+    const pool = new pg.Pool({ connectionString: db.url, max: 1 });
+    try {
+      const pieces: Buffer[] = [];
+      const bytes = await copyOutBytes(pool, "SELECT g, 'a\\b' FROM generate_series(1, 3000) g", 'text', (chunk, from, to) => pieces.push(Buffer.from(chunk.subarray(from, to))));
+      const expected = Array.from({ length: 3000 }, (_, i) => `${i + 1}\ta\\\\b\n`).join('');
+      expect(Buffer.concat(pieces).toString('utf8')).toBe(expected);
+      expect(bytes).toBe(Buffer.byteLength(expected));
+      let binary = 0;
+      // Header (19 bytes), per row a field count and one length-prefixed text value, the trailer (2).
+      expect(await copyOutBytes(pool, "SELECT 'xy'::text FROM generate_series(1, 10)", 'binary', (_chunk, from, to) => (binary += to - from))).toBe(19 + 10 * (2 + 4 + 2) + 2);
+      expect(binary).toBe(19 + 10 * 8 + 2);
+      await expect(copyOutBytes(pool, 'SELECT 1 / 0', 'binary', () => {})).rejects.toMatchObject({ code: '22012' });
       expect((await pool.query('SELECT 1 AS one')).rows).toEqual([{ one: 1 }]);
     } finally {
       await pool.end();
