@@ -90,6 +90,36 @@ describe('ChangePlanner and what current rows keep', () => {
     expect(fresh.storageUpdates().currentRows).toEqual({ upsert: [], insert: [], delete: [] });
   });
 
+  it('after the first checkpoint, looks up the rows of updates and deletes but not of inserts, unless the batch truncates', async () => {
+    const asked: string[][] = [];
+    const other = '44444444-4444-4444-8444-444444444444';
+    const stored: CurrentRow = { buckets: buckets(LIST_A), values: {}, valuesHash: '' };
+    const load = async (_table: string, ids: string[]) => {
+      asked.push(ids);
+      return new Map(ids.includes(ID) ? [[ID, stored]] : []);
+    };
+    const insert = (id: string): SourceChange => ({ kind: 'insert', table: TABLE, row: todo({ id }), types });
+    const p = new ChangePlanner(rules, load, async () => [], undefined, false, true);
+    await p.add([insert(other), update(todo({ completed: 't' })), { kind: 'delete', table: TABLE, old: { id: other } }, insert(other)]);
+    expect(asked).toEqual([[ID]]);
+    expect(p.ops.map((o) => o.op)).toEqual(['PUT', 'PUT', 'REMOVE', 'PUT']);
+    expect(p.storageUpdates().currentRows.insert.map((r) => r.rowId)).toEqual([other]);
+
+    // Before the first checkpoint an insert may be a replay: looked up.
+    asked.length = 0;
+    await new ChangePlanner(rules, load, async () => [], undefined, true, true).add([insert(other)]);
+    expect(asked).toEqual([[other]]);
+
+    // TRUNCATE then INSERT of a row storage holds: the row is looked up, so it is not inserted twice
+    // (here it comes back as it was: nothing to write).
+    asked.length = 0;
+    const truncated = new ChangePlanner(rules, load, async () => [{ rowId: ID, ...stored }], undefined, false, true);
+    await truncated.add([{ kind: 'truncate', table: TABLE }, insert(ID)]);
+    expect(asked).toEqual([[ID]]);
+    expect(truncated.ops.map((o) => o.op)).toEqual(['REMOVE', 'PUT']);
+    expect(truncated.storageUpdates().currentRows).toEqual({ upsert: [], insert: [], delete: [] });
+  });
+
   it('plans against the rows of the batch before it, as that batch leaves them in storage', async () => {
     const first = planner({ buckets: buckets(LIST_A), values: {}, valuesHash: '' }, false);
     await first.add([update(todo({ list_id: LIST_B }))]);

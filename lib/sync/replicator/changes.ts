@@ -78,6 +78,14 @@ export class ChangePlanner {
     after?: RowOverlay,
     /** Store a hash with every row written (until the first checkpoint). */
     private readonly hashRows = true,
+    /**
+     * An INSERT's row is new to storage, so it is not looked up. True of every change after the
+     * first checkpoint (`hashRows` off): storage and the batches before hold the source's rows as
+     * of the change before, and the source had no row with that key then. Only a batch without
+     * TRUNCATE takes it (its rows are looked up before any change is applied). The streamer turns
+     * it off for good when storage turns out to hold such a row (a table renamed away and back).
+     */
+    private readonly insertsAreNew = false,
   ) {
     if (after) for (const [table, rows] of after) this.rows.set(table, new Map(rows));
   }
@@ -151,6 +159,7 @@ export class ChangePlanner {
   }
 
   private async preload(changes: readonly SourceChange[]): Promise<void> {
+    const skipInserts = this.insertsAreNew && !this.hashRows && !changes.some((c) => c.kind === 'truncate');
     const wanted = new Map<string, string[]>();
     let lastTable: string | undefined;
     let known: Map<string, KnownRow | null> | undefined;
@@ -172,7 +181,7 @@ export class ChangePlanner {
       const id = this.idOf(change);
       if (!known.has(id)) {
         known.set(id, null);
-        ids!.push(id);
+        if (!skipInserts || change.kind !== 'insert') ids!.push(id);
       }
       if (change.kind === 'update' && change.old) {
         const oldId = this.rules.rowId(change.table, { ...change.row, ...change.old });

@@ -55,6 +55,8 @@ export class Replicator {
   private stopped = false;
   private compactTimer: NodeJS.Timeout | undefined;
   private wakeUp: (() => void) | undefined;
+  /** Kept across retries: once storage held a row the source inserted, inserts are always looked up. */
+  private readonly inserts = { areNew: true };
   role: 'starting' | 'standby' | 'leader' | 'stopped' = 'starting';
   versionId: number | undefined;
 
@@ -123,6 +125,7 @@ export class Replicator {
       log,
       chunkSize: this.options.chunkSize ?? 10_000,
       maxBatchChanges: this.options.maxBatchChanges ?? 5_000,
+      inserts: this.inserts,
       onCheckpoint: () => {
         if (activated) return;
         activated = true;

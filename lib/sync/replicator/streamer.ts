@@ -26,6 +26,17 @@ export interface StreamerOptions {
   maxBatchChanges: number;
   log: Logger;
   onCheckpoint?: (result: CommitResult, lsn: Lsn) => void;
+  /**
+   * Whether an INSERT's row may be taken as new to storage, without looking it up (ChangePlanner's
+   * insertsAreNew). Shared with the streamers that follow this one: set to false, for good, when a
+   * batch finds storage holding such a row (its commit fails and the next streamer replays it).
+   */
+  inserts?: InsertTrust;
+}
+
+/** See StreamerOptions.inserts. */
+export interface InsertTrust {
+  areNew: boolean;
 }
 
 interface PendingTransaction {
@@ -127,6 +138,11 @@ export class Streamer {
   private fail(error: unknown): void {
     if (this.failure) return;
     this.options.log.debug('streamer failed', { error });
+    const { inserts } = this.options;
+    if (inserts?.areNew && isCurrentRowConflict(error)) {
+      inserts.areNew = false;
+      this.options.log.warn('bucket storage holds a row the source inserted again (was a synced table renamed away and back?); the rows of inserts are looked up from now on', { error });
+    }
     this.failure = error;
     this.stopped = true;
     this.wake?.();
@@ -285,6 +301,7 @@ export class Streamer {
       overlay,
       // Until the first checkpoint the stream may replay changes a resumed snapshot already read.
       !this.hasCheckpoint,
+      this.options.inserts?.areNew ?? false,
     );
     return { transactions: [], changes: 0, planner, lsn: this.lastLsn, planMs: 0 };
   }
@@ -452,4 +469,10 @@ function mergeOverlays(inFlight: InFlight[]): RowOverlay | undefined {
     }
   }
   return merged as RowOverlay;
+}
+
+/** The unique violation a COPY of inserted current rows meets when storage already holds one of them. */
+function isCurrentRowConflict(error: unknown): boolean {
+  const e = error as { code?: unknown; constraint?: unknown } | null;
+  return e?.code === '23505' && e.constraint === 'current_rows_pkey';
 }

@@ -6,7 +6,7 @@ import type { Lsn } from './lsn';
 import type { ReplicatorRules } from './rules';
 import { snapshotTables, type ReplicatorSnapshotProgress } from './snapshot';
 import { checkSourceTables, createSlotWithSnapshot, currentLsn, slotExists, sourceClientConfig, type CreatedSlot } from './source';
-import { Streamer } from './streamer';
+import { Streamer, type InsertTrust } from './streamer';
 
 export interface VersionReplicatorOptions {
   sourceUrl: string;
@@ -17,6 +17,8 @@ export interface VersionReplicatorOptions {
   chunkSize: number;
   maxBatchChanges: number;
   onCheckpoint?: (result: CommitResult, lsn: Lsn) => void;
+  /** See StreamerOptions.inserts: kept by the caller across runs. */
+  inserts?: InsertTrust;
 }
 
 /**
@@ -90,6 +92,7 @@ export class VersionReplicator {
       hasCheckpoint: (await latestCheckpoint(storage, rulesId)) !== null,
       maxBatchChanges: this.options.maxBatchChanges,
       log,
+      ...(this.options.inserts ? { inserts: this.options.inserts } : {}),
       ...(this.options.onCheckpoint ? { onCheckpoint: this.options.onCheckpoint } : {}),
     });
     log.info('streaming', { slot: version.slotName, from: fresh?.lastLsn ?? catchUpLsn });
