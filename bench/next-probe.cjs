@@ -4,7 +4,8 @@
  * holds: on a `{ type: 'memory' }` message over the IPC channel the benchmark opened, it runs a
  * full GC and answers with process.memoryUsage() and the number of open sync streams of the
  * app's SyncServer (lib/sync/server/from-env.ts keeps it on globalThis). Does nothing in a process
- * without an IPC channel. Plain CommonJS: it must load before Next, without tsx.
+ * without an IPC channel. With BENCH_CPU_PROF=dir it also profiles the process (see below).
+ * Plain CommonJS: it must load before Next, without tsx.
  */
 /* global process, require */
 'use strict';
@@ -28,4 +29,27 @@ if (typeof process.send === 'function') {
   });
   // The channel must not keep the server alive on its own.
   if (process.channel) process.channel.unref();
+}
+
+// BENCH_CPU_PROF=dir: a CPU profile of the whole server process, written when it exits
+// (dir/next-<pid>.cpuprofile; --cpu-prof itself is not allowed in NODE_OPTIONS).
+if (process.env.BENCH_CPU_PROF) {
+  /* eslint-disable @typescript-eslint/no-require-imports -- plain CommonJS, loaded before Next */
+  const inspector = require('node:inspector');
+  const fs = require('node:fs');
+  const path = require('node:path');
+  /* eslint-enable @typescript-eslint/no-require-imports */
+  const session = new inspector.Session();
+  session.connect();
+  session.post('Profiler.enable');
+  session.post('Profiler.setSamplingInterval', { interval: 1000 });
+  session.post('Profiler.start');
+  // Posts to an in-process session are answered synchronously, so this runs to the end in 'exit'.
+  process.once('exit', () => {
+    session.post('Profiler.stop', (error, result) => {
+      if (error) return;
+      fs.mkdirSync(process.env.BENCH_CPU_PROF, { recursive: true });
+      fs.writeFileSync(path.join(process.env.BENCH_CPU_PROF, `next-${process.pid}.cpuprofile`), JSON.stringify(result.profile));
+    });
+  });
 }
