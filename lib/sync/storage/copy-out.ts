@@ -312,9 +312,14 @@ class CopyOutQuery {
  * throws, the rest of the COPY is read and dropped (so the connection is never left mid-COPY) and
  * the error is rethrown.
  */
-export async function copyOutBinary(pool: Pick<pg.Pool, 'connect'>, query: string, fields: number, onRow: (row: CopyRow) => void): Promise<number> {
+export function copyOutBinary(pool: Pick<pg.Pool, 'connect'>, query: string, fields: number, onRow: (row: CopyRow) => void): Promise<number> {
+  return withCopyClient(pool, (client) => copyOutBinaryOn(client, query, fields, onRow));
+}
+
+/** copyOutBinary on a client the caller holds (withCopyClient), for several COPYs in a row. */
+export async function copyOutBinaryOn(client: pg.PoolClient, query: string, fields: number, onRow: (row: CopyRow) => void): Promise<number> {
   const reader = new BinaryCopyReader(fields, onRow);
-  await runCopyOut(pool, `COPY (${query}) TO STDOUT (FORMAT binary)`, reader);
+  await runCopyOut(client, `COPY (${query}) TO STDOUT (FORMAT binary)`, reader);
   return reader.rows;
 }
 
@@ -328,30 +333,38 @@ export async function copyOutBinary(pool: Pick<pg.Pool, 'connect'>, query: strin
  */
 export async function copyOutBytes(pool: Pick<pg.Pool, 'connect'>, query: string, format: 'binary' | 'text', onBytes: (chunk: Buffer, from: number, to: number) => void): Promise<number> {
   let bytes = 0;
-  await runCopyOut(pool, `COPY (${query}) TO STDOUT (FORMAT ${format})`, {
+  const sink: CopySink = {
     push(chunk, from = 0, to = chunk.length) {
       bytes += to - from;
       onBytes(chunk, from, to);
     },
     finish() {},
-  });
+  };
+  await withCopyClient(pool, (client) => runCopyOut(client, `COPY (${query}) TO STDOUT (FORMAT ${format})`, sink));
   return bytes;
 }
 
-async function runCopyOut(pool: Pick<pg.Pool, 'connect'>, statement: string, sink: CopySink): Promise<void> {
+/**
+ * Runs `fn` with a client of the pool. An error from the server leaves the connection sound, but
+ * one that broke looks the same from here: after any failure the client is closed rather than
+ * reused.
+ */
+export async function withCopyClient<T>(pool: Pick<pg.Pool, 'connect'>, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
   const client = await pool.connect();
   let failure: unknown = null;
   try {
-    await new Promise<void>((resolve, reject) => {
-      const copy = new CopyOutQuery(statement, sink, (error) => (error === null ? resolve() : reject(error)));
-      client.query(copy as unknown as pg.Submittable);
-    });
+    return await fn(client);
   } catch (error: unknown) {
     failure = error;
     throw error;
   } finally {
-    // An error from the server leaves the connection sound, but one that broke looks the same
-    // from here: after any failure the client is closed rather than reused.
     client.release(failure === null ? undefined : failure instanceof Error ? failure : true);
   }
+}
+
+function runCopyOut(client: pg.PoolClient, statement: string, sink: CopySink): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const copy = new CopyOutQuery(statement, sink, (error) => (error === null ? resolve() : reject(error)));
+    client.query(copy as unknown as pg.Submittable);
+  });
 }

@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { StorageError } from '@/lib/sync/errors';
-import { copyOutBinary, type CopyRow } from './copy-out';
+import { copyOutBinaryOn, withCopyClient, type CopyRow } from './copy-out';
 
 /** Byte-bounded op pages of one bucket, read for the sync stream (lib/sync/server). */
 
@@ -44,9 +44,8 @@ export interface OpsPageEnd {
  */
 export const OpField = { opId: 0, op: 1, table: 2, rowId: 3, data: 4, checksum: 5 } as const;
 
-/** The six op fields, then `inside` (false only on the row that says more ops follow). */
-const FIELDS = 7;
-const INSIDE = 6;
+/** The page's fields: the six op fields. */
+const FIELDS = 6;
 
 /** Code of the StorageError thrown for a page asked with bounds or positions that are not integers in range. */
 export const PAGE_INVALID_ERROR = 'STORAGE_PAGE_INVALID';
@@ -55,37 +54,61 @@ function assertInteger(what: string, value: number, min: number): void {
   if (!Number.isSafeInteger(value) || value < min) throw new StorageError(PAGE_INVALID_ERROR, `An op page's ${what} must be an integer >= ${min}; got ${String(value)}.`);
 }
 
-/**
- * The page query. It runs as a COPY, which takes no bind parameters, so the values are inlined:
- * numbers checked to be integers, the bucket quoted as a literal.
- *
- * One pass over the range, one window: sizes come from octet_length, which reads a TOASTed value's
- * header without fetching it. `before`: data bytes of the ops before this one; `inside`: within
- * both bounds (before under maxBytes, or the first op). `reached`: the bytes before the previous
- * op are under maxBytes (before - previous), i.e. the op is inside or the first one past the byte
- * bound (the second op is always reached: the first is always inside); the row past the op count
- * bound comes from LIMIT + 1. The one row reached but not inside comes back without its data, only
- * to say that more follow. (A second window framed up to 2 PRECEDING, for `reached`, cost
- * Postgres more than the rest of the query together.)
- */
-function pageQuery(rulesId: number, bucket: string, afterOpId: number, upToOpId: number, limits: PageLimits): string {
+function assertPage(rulesId: number, afterOpId: number, upToOpId: number, limits: PageLimits): void {
   assertInteger('rulesId', rulesId, 0);
   assertInteger('afterOpId', afterOpId, 0);
   assertInteger('upToOpId', upToOpId, 0);
   assertInteger('maxOps', limits.maxOps, 1);
   assertInteger('maxBytes', limits.maxBytes, 0);
+}
+
+/**
+ * The page's bounds: op id and data size (octet_length, which reads a TOASTed value's header
+ * without fetching it) of the first maxOps + 1 ops of the range, no data. Pages are cut from
+ * these in JS, so that the query that reads the data is a plain index range scan: computing the
+ * bounds in the same query (a running sum over a window) made Postgres hold every row of the
+ * page, data included, in the window's store, which cost it about as much again as reading the
+ * rows (bench/stream.ts). The queries run as COPY, which takes no bind parameters, so the values
+ * are inlined: numbers checked to be integers, the bucket quoted as a literal.
+ */
+function boundsQuery(rulesId: number, bucket: string, afterOpId: number, upToOpId: number, maxOps: number): string {
+  return `SELECT op_id, octet_length(data) FROM lockstep.ops
+           WHERE rules_id = ${rulesId} AND bucket = ${pg.escapeLiteral(bucket)} AND op_id > ${afterOpId} AND op_id <= ${upToOpId}
+           ORDER BY op_id LIMIT ${maxOps + 1}`;
+}
+
+/** The ops of (afterOpId, lastOpId]: what boundsQuery found to fit in the page. */
+function opsQuery(rulesId: number, bucket: string, afterOpId: number, lastOpId: number, maxOps: number): string {
+  // Ordered by o.op_id, the bigint: a bare op_id would name the text output column.
+  return `SELECT o.op_id::text, o.op, o.table_name, o.row_id, o.data, o.checksum::text FROM lockstep.ops o
+           WHERE o.rules_id = ${rulesId} AND o.bucket = ${pg.escapeLiteral(bucket)} AND o.op_id > ${afterOpId} AND o.op_id <= ${lastOpId}
+           ORDER BY o.op_id LIMIT ${maxOps}`;
+}
+
+/**
+ * Where the page of (afterOpId, upToOpId] ends: the last op id within both bounds (the first op
+ * always is), and whether ops follow it in the range; null when the range holds none.
+ */
+async function pageBounds(client: pg.PoolClient, rulesId: number, bucket: string, afterOpId: number, upToOpId: number, limits: PageLimits): Promise<{ lastOpId: number; hasMore: boolean } | null> {
   const { maxOps, maxBytes } = limits;
-  return `SELECT s.op_id::text, s.op, s.table_name, s.row_id, CASE WHEN s.inside THEN s.data END, s.checksum::text, s.inside
-            FROM (SELECT o.*, o.n <= ${maxOps} AND (o.n = 1 OR o.before < ${maxBytes}) AS inside, o.n <= 2 OR o.before - o.previous < ${maxBytes} AS reached
-                    FROM (SELECT i.*, row_number() OVER w AS n,
-                                 COALESCE(sum(octet_length(i.data)) OVER w, 0) - COALESCE(octet_length(i.data), 0) AS before,
-                                 COALESCE(lag(octet_length(i.data)) OVER w, 0) AS previous
-                            FROM (SELECT op_id, op, table_name, row_id, data, checksum FROM lockstep.ops
-                                   WHERE rules_id = ${rulesId} AND bucket = ${pg.escapeLiteral(bucket)} AND op_id > ${afterOpId} AND op_id <= ${upToOpId}
-                                   ORDER BY op_id LIMIT ${maxOps + 1}) i
-                          WINDOW w AS (ORDER BY i.op_id ROWS UNBOUNDED PRECEDING)) o) s
-           WHERE s.reached
-           ORDER BY s.op_id`;
+  let ops = 0;
+  let bytes = 0;
+  let lastOpId = 0;
+  let hasMore = false;
+  await copyOutBinaryOn(client, boundsQuery(rulesId, bucket, afterOpId, upToOpId, maxOps), 2, ({ bytes: b, start }) => {
+    if (hasMore) return;
+    // Op k is in the page when k <= maxOps and the data of the ops before it stays under maxBytes (or k = 1).
+    if (ops > 0 && (ops >= maxOps || bytes >= maxBytes)) {
+      hasMore = true;
+      return;
+    }
+    // An int8 (op ids are safe integers) and an int4 or NULL, big-endian.
+    const at = start[0]!;
+    lastOpId = b.readUInt32BE(at) * 2 ** 32 + b.readUInt32BE(at + 4);
+    if (start[1]! >= 0) bytes += b.readInt32BE(start[1]!);
+    ops++;
+  });
+  return ops === 0 ? null : { lastOpId, hasMore };
 }
 
 /**
@@ -96,27 +119,40 @@ function pageQuery(rulesId: number, bucket: string, afterOpId: number, upToOpId:
  * (lib/sync/server/stream/data-line.ts) without a JS string per value. The row is valid only
  * during the call; fields are at OpField.
  *
+ * Two statements on one connection: the bounds, then the ops up to the last that fits. Ops only
+ * ever leave the range or lose their data between the two (compaction; new ops come after
+ * upToOpId), so the second reads at most what the first measured; should it find none left, the
+ * page continues past them.
+ *
  * @example
  *   const end = await streamOpsPage(pool, rulesId, 'list["1"]', 0, checkpoint.opId, { maxOps: 2000, maxBytes: 1 << 20 }, (row) => {
  *     const data = row.start[OpField.data] < 0 ? null : row.bytes.subarray(row.start[OpField.data], row.end[OpField.data]);
  *   });
  */
 export async function streamOpsPage(pool: Pick<pg.Pool, 'connect'>, rulesId: number, bucket: string, afterOpId: number, upToOpId: number, limits: PageLimits, onOp: (row: CopyRow) => void): Promise<OpsPageEnd> {
+  assertPage(rulesId, afterOpId, upToOpId, limits);
   let count = 0;
   let lastOpId: number | null = null;
   let hasMore = false;
-  await copyOutBinary(pool, pageQuery(rulesId, bucket, afterOpId, upToOpId, limits), FIELDS, (row) => {
-    const { bytes, start, end } = row;
-    // `inside` is a bool: one byte. Only the last row can be outside; it carries no data.
-    if (bytes[start[INSIDE]!] === 0) {
-      hasMore = true;
-      return;
+  await withCopyClient(pool, async (client) => {
+    for (let after = afterOpId; count === 0; ) {
+      const bounds = await pageBounds(client, rulesId, bucket, after, upToOpId, limits);
+      if (bounds === null) {
+        hasMore = false;
+        return;
+      }
+      hasMore = bounds.hasMore;
+      await copyOutBinaryOn(client, opsQuery(rulesId, bucket, after, bounds.lastOpId, limits.maxOps), FIELDS, (row) => {
+        const { bytes, start, end } = row;
+        let id = 0;
+        for (let i = start[OpField.opId]!, e = end[OpField.opId]!; i < e; i++) id = id * 10 + bytes[i]! - 48;
+        lastOpId = id;
+        count++;
+        onOp(row);
+      });
+      if (!hasMore) return;
+      after = bounds.lastOpId;
     }
-    let id = 0;
-    for (let i = start[OpField.opId]!, e = end[OpField.opId]!; i < e; i++) id = id * 10 + bytes[i]! - 48;
-    lastOpId = id;
-    count++;
-    onOp(row);
   });
   return { count, lastOpId, hasMore };
 }

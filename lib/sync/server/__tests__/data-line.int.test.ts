@@ -174,6 +174,38 @@ describe('readDataLine: data lines straight from COPY bytes', () => {
     }
   });
 
+  it('reads a page whose ops were compacted away after its bounds were read: fewer ops, or the page after them', async () => {
+    const row = JSON.stringify({ v: 'x'.repeat(100) });
+    await write('compacted', Array.from({ length: 20 }, (_, i) => ({ rowId: `r${i}`, op: 'PUT' as const, data: row })));
+    const ids = (await readOps(db.pool, rulesId, 'compacted', 0, END, 100)).map((o) => o.opId);
+    /** A pool whose client runs `between` after the page's first statement (its bounds) and before the second. */
+    const racing = (between: () => Promise<unknown>): Pick<pg.Pool, 'connect'> => ({
+      async connect() {
+        const client = await db.pool.connect();
+        const query = client.query.bind(client) as (q: unknown) => unknown;
+        let n = 0;
+        return Object.assign(Object.create(client) as pg.PoolClient, {
+          query(q: unknown) {
+            if (n++ !== 1) return query(q);
+            void between().then(() => query(q));
+            return q;
+          },
+          release: (e?: Error | boolean) => client.release(e),
+        });
+      },
+    });
+    const remove = (from: number, to: number) => db.pool.query('DELETE FROM lockstep.ops WHERE rules_id = $1 AND bucket = $2 AND op_id >= $3 AND op_id <= $4', [rulesId, 'compacted', from, to]);
+    // The page's last two ops go: it ends early, and the next page starts after its new end.
+    const shorter = await readDataLine(racing(() => remove(ids[3]!, ids[4]!)), rulesId, 'compacted', 0, END, { maxOps: 5, maxBytes: 1 << 20 });
+    expect(shorter).toMatchObject({ count: 3, nextAfter: ids[2], hasMore: true });
+    // Every op of the page goes: the page is the next one instead, never an empty page that says more follow.
+    const next = await readDataLine(racing(() => remove(ids[5]!, ids[9]!)), rulesId, 'compacted', ids[2]!, END, { maxOps: 5, maxBytes: 1 << 20 });
+    expect(next).toMatchObject({ count: 5, nextAfter: ids[14], hasMore: true });
+    expect(JSON.parse(next.line.toString()).ops.map((o: { op_id: string }) => Number(o.op_id))).toEqual(ids.slice(10, 15));
+    const expected = await expectedLine('compacted', ids[2]!, 5);
+    expect(next.line.toString()).toBe(expected.text);
+  });
+
   it('rejects bounds and positions that are not integers in range, before any query', async () => {
     for (const [after, limits] of [
       [1.5, { maxOps: 10, maxBytes: 10 }],
