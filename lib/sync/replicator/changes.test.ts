@@ -132,4 +132,22 @@ describe('ChangePlanner and what current rows keep', () => {
     await third.add([update(todo({ list_id: LIST_B, completed: 't' }))]); // the same values again: known in full
     expect(third.ops).toEqual([]);
   });
+
+  it('reads through the overlays of several batches still committing, the latest winning, and truncates their rows too', async () => {
+    const noLoad = async () => {
+      throw new Error('the overlays have the row');
+    };
+    const one = planner({ buckets: buckets(LIST_A), values: {}, valuesHash: '' }, false);
+    await one.add([update(todo({ list_id: LIST_B }))]);
+    const two = new ChangePlanner(rules, noLoad, async () => [], one.overlay(), false);
+    await two.add([update(todo({ list_id: LIST_A }))]);
+    const overlays = [one.overlay(), two.overlay()];
+    const three = new ChangePlanner(rules, noLoad, async () => [], overlays, false);
+    await three.add([update(todo({ list_id: LIST_A }))]); // as the second batch left it
+    expect(three.ops).toEqual([]);
+    const truncated = new ChangePlanner(rules, noLoad, async () => [], overlays, false);
+    await truncated.add([{ kind: 'truncate', table: TABLE }]);
+    expect(truncated.ops).toEqual([{ bucket: rules.evaluateRow(TABLE, todo())[0]!.bucket, op: 'REMOVE', table: 'todos', rowId: ID, data: null }]);
+    expect(truncated.storageUpdates().currentRows.delete).toEqual([{ table: TABLE, rowId: ID }]);
+  });
 });

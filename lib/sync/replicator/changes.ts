@@ -69,13 +69,15 @@ export class ChangePlanner {
   /** Parameter tables truncated in this batch: all their index entries go. */
   readonly truncatedParameterTables = new Set<string>();
   private dirtyCount = 0;
+  /** The overlays of the batches still committing, oldest first: read through, never copied. */
+  private readonly after: readonly RowOverlay[];
 
   constructor(
     private readonly rules: RowRules,
     private readonly load: CurrentRowLoader,
     private readonly list: CurrentRowLister = async () => [],
-    /** The rows the previous batch changed, when it may not be committed yet. */
-    after?: RowOverlay,
+    /** The rows the previous batches changed (oldest first), when they may not be committed yet. */
+    after?: RowOverlay | readonly RowOverlay[],
     /** Store a hash with every row written (until the first checkpoint). */
     private readonly hashRows = true,
     /**
@@ -87,7 +89,7 @@ export class ChangePlanner {
      */
     private readonly insertsAreNew = false,
   ) {
-    if (after) for (const [table, rows] of after) this.rows.set(table, new Map(rows));
+    this.after = after === undefined ? [] : isOverlayList(after) ? after : [after];
   }
 
   /** Plans `changes` (one or more whole source transactions, in commit order). */
@@ -178,16 +180,19 @@ export class ChangePlanner {
       }
       if (!known) continue;
       // Marked null ("storage does not have it") until the load says otherwise: asked for once.
+      // A row a batch still committing changed is as that batch left it: not asked for.
       const id = this.idOf(change);
       if (!known.has(id)) {
-        known.set(id, null);
-        if (!skipInserts || change.kind !== 'insert') ids!.push(id);
+        const prior = this.prior(change.table, id);
+        known.set(id, prior ?? null);
+        if (prior === undefined && (!skipInserts || change.kind !== 'insert')) ids!.push(id);
       }
       if (change.kind === 'update' && change.old) {
         const oldId = this.rules.rowId(change.table, { ...change.row, ...change.old });
         if (oldId !== id && !known.has(oldId)) {
-          known.set(oldId, null);
-          ids!.push(oldId);
+          const prior = this.prior(change.table, oldId);
+          known.set(oldId, prior ?? null);
+          if (prior === undefined) ids!.push(oldId);
         }
       }
     }
@@ -197,6 +202,15 @@ export class ChangePlanner {
       const known = this.rows.get(table)!;
       for (const [id, row] of found) known.set(id, row);
     }
+  }
+
+  /** The row as the latest batch still committing left it, or undefined when none of them changed it. */
+  private prior(table: string, id: string): KnownRow | null | undefined {
+    for (let i = this.after.length - 1; i >= 0; i--) {
+      const row = this.after[i]!.get(table)?.get(id);
+      if (row !== undefined) return row;
+    }
+    return undefined;
   }
 
   private idOf(change: Exclude<SourceChange, { kind: 'truncate' }>): string {
@@ -258,8 +272,11 @@ export class ChangePlanner {
       this.params.delete(table);
     }
     if (!this.rules.isDataTable(table)) return;
-    // Rows stored before this batch, then rows this batch (or the one before) added before the TRUNCATE.
+    // Rows stored before this batch, then rows this batch (or the ones before) added before the TRUNCATE.
     const rows = tableMap(this.rows, table);
+    const prior = new Map<string, KnownRow | null>();
+    for (const overlay of this.after) for (const [id, row] of overlay.get(table) ?? []) prior.set(id, row);
+    for (const [id, row] of prior) if (!rows.has(id)) rows.set(id, row);
     for (let after: string | null = null; ; ) {
       const page = await this.list(table, after, 1000);
       for (const row of page) if (!rows.has(row.rowId)) rows.set(row.rowId, row);
@@ -280,6 +297,10 @@ export class ChangePlanner {
     const { bucket, table } = decodePlacement(encoded);
     this.ops.push({ bucket, op: 'REMOVE', table, rowId, data: null });
   }
+}
+
+function isOverlayList(after: RowOverlay | readonly RowOverlay[]): after is readonly RowOverlay[] {
+  return Array.isArray(after);
 }
 
 function tableMap<T>(maps: RowMaps<T>, table: string): Map<string, T> {

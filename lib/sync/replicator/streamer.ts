@@ -251,7 +251,7 @@ export class Streamer {
           continue;
         }
         this.flushing = true;
-        const batch = this.newBatch(mergeOverlays(inFlight));
+        const batch = this.newBatch(overlaysOf(inFlight));
         for (;;) {
           await this.takePending(batch);
           const latest = inFlight[inFlight.length - 1];
@@ -292,7 +292,7 @@ export class Streamer {
     this.wake = undefined;
   }
 
-  private newBatch(overlay: RowOverlay | undefined): PlannedBatch {
+  private newBatch(overlay: RowOverlay[]): PlannedBatch {
     const { rules, storage, rulesId } = this.options;
     const planner = new ChangePlanner(
       rules,
@@ -456,19 +456,9 @@ async function settledOff(inFlight: InFlight[]): Promise<InFlight[]> {
   return inFlight;
 }
 
-/** The rows the commits under way changed, the later batch's winning. */
-function mergeOverlays(inFlight: InFlight[]): RowOverlay | undefined {
-  if (inFlight.length === 0) return undefined;
-  if (inFlight.length === 1) return inFlight[0]!.overlay;
-  const merged = new Map<string, Map<string, Parameters<typeof Map.prototype.set>[1]>>();
-  for (const { overlay } of inFlight) {
-    for (const [table, rows] of overlay) {
-      let into = merged.get(table);
-      if (!into) merged.set(table, (into = new Map()));
-      for (const [id, row] of rows) into.set(id, row);
-    }
-  }
-  return merged as RowOverlay;
+/** The rows the commits under way changed, oldest first (the planner reads the later batch's first). */
+function overlaysOf(inFlight: InFlight[]): RowOverlay[] {
+  return inFlight.map((entry) => entry.overlay);
 }
 
 /** The unique violation a COPY of inserted current rows meets when storage already holds one of them. */
