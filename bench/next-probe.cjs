@@ -3,7 +3,8 @@
  * --expose-gc), so that the benchmark can ask the production server process itself what it
  * holds: on a `{ type: 'memory' }` message over the IPC channel the benchmark opened, it runs a
  * full GC and answers with process.memoryUsage() and the number of open sync streams of the
- * app's SyncServer (lib/sync/server/from-env.ts keeps it on globalThis). Does nothing in a process
+ * app's SyncServer (lib/sync/server/from-env.ts keeps it on globalThis); on `{ type: 'cpu' }`, with
+ * the process's CPU time so far. Does nothing in a process
  * without an IPC channel. With BENCH_CPU_PROF=dir it also profiles the process (see below).
  * Plain CommonJS: it must load before Next, without tsx.
  */
@@ -12,6 +13,12 @@
 
 if (typeof process.send === 'function') {
   process.on('message', (message) => {
+    if (message && message.type === 'cpu') {
+      // The process's CPU time so far (user + system, µs): the benchmark takes the difference over a series.
+      const { user, system } = process.cpuUsage();
+      process.send({ type: 'cpu', micros: user + system });
+      return;
+    }
     if (!message || message.type !== 'memory') return;
     const gc = globalThis.gc;
     if (typeof gc === 'function') {

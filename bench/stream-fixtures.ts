@@ -154,6 +154,8 @@ export interface ServerChild {
   /** The server's process id (whose memory memory() reports). */
   pid: number;
   memory(): Promise<Extract<ServerMessage, { type: 'memory' }>>;
+  /** The server process's CPU time so far (user + system), in µs. */
+  cpu(): Promise<number>;
   stop(): Promise<void>;
 }
 
@@ -178,6 +180,11 @@ export async function startServer(env: Record<string, string>): Promise<ServerCh
       const answer = next('memory');
       child.send({ type: 'memory' });
       return answer;
+    },
+    async cpu() {
+      const answer = next('cpu');
+      child.send({ type: 'cpu' });
+      return (await answer).micros;
     },
     async stop() {
       if (child.exitCode !== null) return;
@@ -237,22 +244,28 @@ export async function startNextServer(env: Record<string, string>, distDir: stri
     }
     await new Promise((r) => setTimeout(r, 200));
   }
+  /** Asks the server process (bench/next-probe.cjs) over IPC and waits for its answer. */
+  const ask = <T extends ServerMessage['type']>(type: T) =>
+    Promise.race([
+      exited,
+      new Promise<Extract<ServerMessage, { type: T }>>((resolve) => {
+        const onMessage = (m: ServerMessage) => {
+          if (m.type !== type) return;
+          child.off('message', onMessage);
+          resolve(m as Extract<ServerMessage, { type: T }>);
+        };
+        child.on('message', onMessage);
+        child.send({ type });
+      }),
+    ]);
   return {
     port,
     pid: child.pid!,
     memory() {
-      return Promise.race([
-        exited,
-        new Promise<Extract<ServerMessage, { type: 'memory' }>>((resolve) => {
-          const onMessage = (m: ServerMessage) => {
-            if (m.type !== 'memory') return;
-            child.off('message', onMessage);
-            resolve(m);
-          };
-          child.on('message', onMessage);
-          child.send({ type: 'memory' });
-        }),
-      ]);
+      return ask('memory');
+    },
+    async cpu() {
+      return (await ask('cpu')).micros;
     },
     stop: () => stopChild(child),
   };

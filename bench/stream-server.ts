@@ -15,7 +15,9 @@ import { consoleLogger, secretAuth, SyncServer, toNodeListener } from '@/lib/syn
 
 export type ServerMessage =
   | { type: 'listening'; port: number }
-  | { type: 'memory'; rss: number; heapUsed: number; external: number; arrayBuffers: number; streams: number };
+  | { type: 'memory'; rss: number; heapUsed: number; external: number; arrayBuffers: number; streams: number }
+  /** The process's CPU time so far (user + system), in µs. */
+  | { type: 'cpu'; micros: number };
 
 const server = new SyncServer({
   rules: compileSyncRules(syncConfig),
@@ -48,6 +50,9 @@ process.on('message', (message: { type: string }) => {
     gc?.();
     const m = process.memoryUsage();
     send({ type: 'memory', rss: m.rss, heapUsed: m.heapUsed, external: m.external, arrayBuffers: m.arrayBuffers, streams: server.streamCount });
+  } else if (message.type === 'cpu') {
+    const { user, system } = process.cpuUsage();
+    send({ type: 'cpu', micros: user + system });
   } else if (message.type === 'stop') {
     httpServer.closeAllConnections();
     httpServer.close();

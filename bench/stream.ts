@@ -250,7 +250,7 @@ async function listenCheckpoints(storageUrl: string): Promise<{ listener: pg.Cli
 }
 
 /** Commit → line latency with the clients connected now; markers are numbered from `base` (unique across steps). */
-async function latency(appUrl: string, storageUrl: string, clients: MarkerClient[], seeded: Seeded, base: number): Promise<void> {
+async function latency(server: ServerChild, appUrl: string, storageUrl: string, clients: MarkerClient[], seeded: Seeded, base: number): Promise<void> {
   const app = new pg.Client({ connectionString: appUrl });
   await app.connect();
   // For reference: when bucket storage announces the checkpoint (the replicator's share of the latency).
@@ -264,6 +264,8 @@ async function latency(appUrl: string, storageUrl: string, clients: MarkerClient
   // Fan-out: an announcement every connected client receives. The 1,000 clients run in this
   // process, on the same 2 cores as the server: their CPU is measured over each commit's window.
   let clientCpu = 0;
+  // The server's CPU time over the series too: unlike the latency, it hardly moves when other work shares the machine.
+  const serverCpuBefore = await server.cpu();
   for (let n = 0; n < COMMITS; n++) {
     await app.query("INSERT INTO announcements (title, body) VALUES ($1, 'bench')", [`fan-${base + n}-mark`]);
     committedAt.set(base + n, performance.now());
@@ -273,6 +275,7 @@ async function latency(appUrl: string, storageUrl: string, clients: MarkerClient
     clientCpu += used.user + used.system;
   }
   await sleep(SETTLE_MS);
+  const serverCpu = (await server.cpu()) - serverCpuBefore;
   for (const at of committedAt.values()) noticeAfter(at);
   const fan: number[] = [];
   let missing = 0;
@@ -306,6 +309,7 @@ async function latency(appUrl: string, storageUrl: string, clients: MarkerClient
   report.push(
     row(`commit to line, a row all ${fmt(clients.length)} clients receive (${COMMITS} commits)`, fan),
     { what: '  the bench clients\' own CPU per fan-out commit (all clients, this process)', value: `${(clientCpu / 1000 / COMMITS).toFixed(1)} ms (${(clientCpu / COMMITS / clients.length).toFixed(1)} µs per client)` },
+    { what: '  the server process\'s CPU per fan-out commit (the series and its settling time, over the commits)', value: `${(serverCpu / 1000 / COMMITS).toFixed(1)} ms (${(serverCpu / COMMITS / clients.length).toFixed(1)} µs per client)` },
     row(`commit to line, a row of one user, ${fmt(clients.length)} clients connected (${COMMITS * 2} commits)`, solo),
     row('  for reference: commit to checkpoint NOTIFY from bucket storage (replicator)', notified),
     { what: 'lines missing / delivered to the wrong client', value: `${missing} / ${leaked}` },
@@ -366,7 +370,7 @@ async function main(): Promise<void> {
     let base = 0;
     for (const step of STEPS) {
       await connectUpTo(server, seeded, token, clients, step, idle);
-      await latency(dbs.appUrl, dbs.storageUrl, clients, seeded, base);
+      await latency(server, dbs.appUrl, dbs.storageUrl, clients, seeded, base);
       base += 3 * COMMITS;
     }
   } finally {
