@@ -1,6 +1,8 @@
 import type pg from 'pg';
 import { bucketStatesAt, clientKey, lookupsChangedSince, type BucketState, type Checkpoint, type LookupValues } from '@/lib/sync/storage';
 import { bucketsChangedAt, type WriteCheckpointsAt } from '@/lib/sync/storage/stream-reads';
+import { LineChunks } from '../stream/chunks';
+import * as encode from '../stream/encode';
 import type { CheckpointPlan } from '../stream/plan';
 import type { EncodedPage } from './loaders';
 
@@ -17,8 +19,11 @@ const MAX_PREFETCH = 32;
  * slices' lines are written while the next are planned; the others stay asleep.
  */
 
-/** Streams woken before the round lets the event loop write their lines. */
+/** Streams woken (or handed their lines) before the round lets the event loop write their lines. */
 const WAKE_SLICE = 50;
+
+/** A round's shared output is built only up to this size; a larger checkpoint goes out page by page as usual. */
+export const SHARED_OUTPUT_MAX_BYTES = 1024 * 1024;
 
 /** A checkpoint's news, shared by every stream of the round. */
 export interface RoundData {
@@ -31,6 +36,8 @@ export interface RoundData {
   writeCheckpoints: ReadonlyMap<string, number>;
   /** First data pages already being read, by pageKey(bucket, after): every stream sending from there shares it. */
   pages: ReadonlyMap<string, Promise<EncodedPage>>;
+  /** The same pages once read: a round hands its data over only when all of them are. */
+  readyPages: ReadonlyMap<string, EncodedPage>;
   /**
    * Whole outputs of the checkpoint (diff line, data, completion lines) as one chunk, for streams
    * whose clients get exactly the same lines: built by the first such stream, written as the same
@@ -48,6 +55,8 @@ export interface SharedDiff {
   head?: string;
   /** The whole output (RoundData.outputs), once a stream has asked for it. */
   output?: Promise<Uint8Array | undefined>;
+  /** The whole output built from the round's read pages (roundOutput); null when it cannot be (not all read, too large). */
+  bytes?: Uint8Array | null;
 }
 
 /** The key of RoundData.pages. */
@@ -70,10 +79,11 @@ export interface RoundParticipant {
   /** Re-derives its buckets when one of its lookups changed; returns buckets newly granted. */
   regrant(changed: ReadonlyMap<string, LookupValues>): Promise<string[]>;
   /**
-   * Takes the round's data: plans the diff and wakes itself if there is one ('woken'), or moves
-   * on to the checkpoint with nothing to send ('idle'). 'refused': it could not use it.
+   * Takes the round's data: plans the diff and, if there is one, hands its lines to the HTTP layer
+   * at once ('sent', see roundOutput) or wakes itself to send them ('woken'); or moves on to the
+   * checkpoint with nothing to send ('idle'). 'refused': it could not use it.
    */
-  accept(round: RoundData): 'woken' | 'idle' | 'refused';
+  accept(round: RoundData): 'sent' | 'woken' | 'idle' | 'refused';
   /** Forgets what regrant prepared (the round failed). */
   abandon(): void;
   wake(): void;
@@ -143,18 +153,21 @@ export async function readRound(
       for (const p of participants) all.set(clientKey(p.userId, p.clientId), { userId: p.userId, clientId: p.clientId });
       return [...all.values()];
     };
-    const [changed, states, writeCheckpoints, pages] = await Promise.all([
+    // The pages too: streams whose lines are all in them are handed those lines without waking.
+    const readyRead = pagesRead.then(async (pages) => new Map(await Promise.all([...pages].map(async ([key, page]) => [key, await page] as const))));
+    const [changed, states, writeCheckpoints, pages, readyPages] = await Promise.all([
       lookupsChangedSince(pool, rulesId, known),
       statesRead,
       reads.writeCheckpoints(checkpointOpId, clients),
       pagesRead,
+      readyRead,
     ]);
     let gained = new Set<string>();
     if (changed.size > 0) gained = new Set((await Promise.all(participants.map((p) => p.regrant(changed)))).flat());
     else for (const p of participants) p.abandon();
     const missing = [...gained].filter((bucket) => !states.has(bucket));
     if (missing.length > 0) for (const [bucket, state] of await bucketStatesAt(pool, rulesId, [], checkpointOpId, sinceOpId, missing)) states.set(bucket, state);
-    return { checkpoint: { opId: checkpointOpId, lsn: writeCheckpoints.lsn }, round: roundNumber, states, writeCheckpoints: writeCheckpoints.ids, pages, outputs: new Map(), diffs: new Map() };
+    return { checkpoint: { opId: checkpointOpId, lsn: writeCheckpoints.lsn }, round: roundNumber, states, writeCheckpoints: writeCheckpoints.ids, pages, readyPages, outputs: new Map(), diffs: new Map() };
   } catch (error: unknown) {
     for (const p of participants) p.abandon();
     throw error;
@@ -174,7 +187,37 @@ export async function acceptRound(round: RoundData, participants: RoundParticipa
   for (const p of participants) {
     const outcome = p.accept(round);
     if (outcome === 'refused') refused.push(p);
-    else if (outcome === 'woken' && ++woken % WAKE_SLICE === 0) await new Promise<void>((resolve) => setImmediate(resolve));
+    else if ((outcome === 'woken' || outcome === 'sent') && ++woken % WAKE_SLICE === 0) await new Promise<void>((resolve) => setImmediate(resolve));
   }
   return refused;
+}
+
+/**
+ * The whole output of a shared diff (its checkpoint_diff line, data lines and completion lines) as
+ * one chunk, built once per diff from the round's read pages and kept on it; null when some page
+ * was not read by the round, has more to send, or the output would pass SHARED_OUTPUT_MAX_BYTES.
+ * Synchronous, so that a round can hand each idle stream its lines without waking it.
+ */
+export function roundOutput(shared: SharedDiff, round: RoundData): Uint8Array | null {
+  if (shared.bytes !== undefined) return shared.bytes;
+  const { plan } = shared;
+  const { lastOpId, writeCheckpoint } = plan.next;
+  shared.head ??= encode.checkpointDiffLine(lastOpId, writeCheckpoint, plan.buckets, plan.removed);
+  const out = new LineChunks(Infinity);
+  out.text(shared.head);
+  let size = shared.head.length;
+  shared.bytes = null;
+  for (const [i, group] of plan.groups.entries()) {
+    for (const { bucket, after } of group.sends) {
+      const page = round.readyPages.get(pageKey(bucket, after));
+      if (!page || page.hasMore) return null;
+      size += page.line.length;
+      if (size > SHARED_OUTPUT_MAX_BYTES) return null;
+      if (page.count > 0) out.bytes(page.line);
+    }
+    if (i < plan.groups.length - 1) out.text(encode.partialCheckpointCompleteLine(lastOpId, group.priority));
+  }
+  out.text(encode.checkpointCompleteLine(lastOpId));
+  shared.bytes = out.take()!;
+  return shared.bytes;
 }

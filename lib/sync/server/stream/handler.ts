@@ -5,7 +5,7 @@ import { parseBody, readJsonBody } from '../http/read-body';
 import { BASE_HEADERS, errorResponse } from '../http/responses';
 import type { SyncHub } from '../hub/hub';
 import type { SyncServerLogger } from '../log';
-import { sessionBody } from './body';
+import { detachedFromRequest, sessionBody } from './body';
 import { StreamSession } from './session';
 
 export interface StreamHandlerDeps {
@@ -32,8 +32,10 @@ export async function handleStream(request: Request, deps: StreamHandlerDeps): P
     const claims = await authenticate(request, await deps.auth());
     const body = parseBody(streamRequestSchema, await readJsonBody(request));
     await deps.hub.ready();
-    const session = new StreamSession({ hub: deps.hub, claims, request: body, log: deps.log });
-    return new Response(sessionBody(session, request.signal), { status: 200, headers: STREAM_HEADERS });
+    const signal = request.signal;
+    // The stream outlives the request's handling: it must not keep the request's async context alive.
+    const stream = detachedFromRequest(() => sessionBody(new StreamSession({ hub: deps.hub, claims, request: body, log: deps.log }), signal));
+    return new Response(stream, { status: 200, headers: STREAM_HEADERS });
   } catch (error: unknown) {
     return errorResponse(error, deps.log);
   }

@@ -6,7 +6,7 @@ import type { SyncTokenClaims } from '../auth/tokens';
 import { toProtocolError } from '../http/responses';
 import type { ActiveRules, HubSubscriber, SyncHub } from '../hub/hub';
 import type { EncodedPage } from '../hub/loaders';
-import { pageKey, type RoundData, type SharedDiff } from '../hub/round';
+import { pageKey, roundOutput, type RoundData, type SharedDiff } from '../hub/round';
 import type { SyncServerLogger } from '../log';
 import { LineChunks } from './chunks';
 import * as encode from './encode';
@@ -61,6 +61,11 @@ export class StreamSession implements HubSubscriber {
   private expiryTimer: NodeJS.Timeout | undefined;
   /** Set by the response body: ends the HTTP response at once (see EXPIRY_GRACE_MS). */
   terminate: (() => void) | undefined;
+  /**
+   * Set by the response body: hands it a chunk outside lines(), when it has room for it now
+   * (returns false otherwise). Rounds use it for idle streams (see accept).
+   */
+  deliver: ((chunk: Uint8Array) => boolean) | undefined;
   private unsubscribe: (() => void) | undefined;
   private keepaliveRound: number;
   private rules: ActiveRules | null = null;
@@ -141,7 +146,7 @@ export class StreamSession implements HubSubscriber {
     return grants.filter((g) => !held?.has(g.bucket)).map((g) => g.bucket);
   }
 
-  accept(round: RoundData): 'woken' | 'idle' | 'refused' {
+  accept(round: RoundData): 'sent' | 'woken' | 'idle' | 'refused' {
     const regranted = this.regranted;
     this.regranted = undefined;
     // An equal op id is a checkpoint that only moved its LSN: it may still bring a write checkpoint or new grants.
@@ -181,6 +186,15 @@ export class StreamSession implements HubSubscriber {
     if (!plan.changed) {
       this.state = plan.next;
       return 'idle';
+    }
+    // Waiting in lines() with nothing half sent: hand the shared lines straight to the response
+    // body instead of waking (no generator turn, no pull; the most common fan-out case).
+    if (shared && this.resume && !this.expired && this.deliver) {
+      const bytes = roundOutput(shared, round);
+      if (bytes && this.deliver(bytes)) {
+        this.state = plan.next;
+        return 'sent';
+      }
     }
     this.offered = plan;
     this.offeredRound = round;
