@@ -70,6 +70,11 @@ export class SyncHub {
   private closed = false;
   /** Incremented on every keepalive tick; a stream sends a keepalive when it sees it change. */
   keepaliveRound = 0;
+  /**
+   * What the rounds did so far (for tests and monitoring): rounds run, streams handed their lines
+   * straight into their response (no wake), streams woken to send them.
+   */
+  readonly roundCounts = { rounds: 0, sent: 0, woken: 0 };
 
   constructor(private readonly options: SyncHubOptions) {
     this.rules = options.rules;
@@ -225,7 +230,11 @@ export class SyncHub {
         this.round = round;
         if (data) {
           this.writeCheckpoints.settle(data.checkpoint.lsn);
-          others.push(...(await acceptRound(data, joined)));
+          const accepted = await acceptRound(data, joined);
+          others.push(...accepted.refused);
+          this.roundCounts.rounds++;
+          this.roundCounts.sent += accepted.sent;
+          this.roundCounts.woken += accepted.woken;
         }
         for (const subscriber of others) subscriber.wake();
       } while (this.roundAgain && !this.closed);

@@ -177,19 +177,30 @@ export async function readRound(
 /**
  * Hands a round's data to each participant. Those it wakes are woken WAKE_SLICE at a time, the
  * event loop turning between slices so their lines go out while later ones plan. Returns those
- * that could not use it (they became busy meanwhile): the caller wakes them so that they catch up
- * on their own. Call once the round counts as done (SyncHub.settledRound), since streams woken
+ * that could not use it (they became busy meanwhile), which the caller wakes so that they catch up
+ * on their own, and how many were handed their lines or woken. Call once the round counts as done (SyncHub.settledRound), since streams woken
  * early may look at it before the last slice is handed its data.
  */
-export async function acceptRound(round: RoundData, participants: RoundParticipant[]): Promise<RoundParticipant[]> {
-  const refused: RoundParticipant[] = [];
-  let woken = 0;
+export async function acceptRound(round: RoundData, participants: RoundParticipant[]): Promise<AcceptedRound> {
+  const accepted: AcceptedRound = { refused: [], sent: 0, woken: 0 };
   for (const p of participants) {
     const outcome = p.accept(round);
-    if (outcome === 'refused') refused.push(p);
-    else if ((outcome === 'woken' || outcome === 'sent') && ++woken % WAKE_SLICE === 0) await new Promise<void>((resolve) => setImmediate(resolve));
+    if (outcome === 'refused') accepted.refused.push(p);
+    else if (outcome === 'woken' || outcome === 'sent') {
+      accepted[outcome]++;
+      if ((accepted.sent + accepted.woken) % WAKE_SLICE === 0) await new Promise<void>((resolve) => setImmediate(resolve));
+    }
   }
-  return refused;
+  return accepted;
+}
+
+/** What acceptRound did with a round's participants. */
+export interface AcceptedRound {
+  /** Those that could not use the round: wake them so that they catch up on their own. */
+  refused: RoundParticipant[];
+  /** How many were handed their lines without waking (roundOutput), and how many were woken to send them. */
+  sent: number;
+  woken: number;
 }
 
 /**
