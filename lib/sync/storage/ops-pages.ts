@@ -89,7 +89,7 @@ function opsQuery(rulesId: number, bucket: string, afterOpId: number, lastOpId: 
  * Where the page of (afterOpId, upToOpId] ends: the last op id within both bounds (the first op
  * always is), and whether ops follow it in the range; null when the range holds none.
  */
-async function pageBounds(client: pg.PoolClient, rulesId: number, bucket: string, afterOpId: number, upToOpId: number, limits: PageLimits): Promise<{ lastOpId: number; hasMore: boolean } | null> {
+async function pageBounds(client: pg.PoolClient, rulesId: number, bucket: string, afterOpId: number, upToOpId: number, limits: PageLimits): Promise<{ lastOpId: number; hasMore: boolean; ops: number; dataBytes: number } | null> {
   const { maxOps, maxBytes } = limits;
   let ops = 0;
   let bytes = 0;
@@ -108,7 +108,7 @@ async function pageBounds(client: pg.PoolClient, rulesId: number, bucket: string
     if (start[1]! >= 0) bytes += b.readInt32BE(start[1]!);
     ops++;
   });
-  return ops === 0 ? null : { lastOpId, hasMore };
+  return ops === 0 ? null : { lastOpId, hasMore, ops, dataBytes: bytes };
 }
 
 /**
@@ -122,14 +122,15 @@ async function pageBounds(client: pg.PoolClient, rulesId: number, bucket: string
  * Two statements on one connection: the bounds, then the ops up to the last that fits. Ops only
  * ever leave the range or lose their data between the two (compaction; new ops come after
  * upToOpId), so the second reads at most what the first measured; should it find none left, the
- * page continues past them.
+ * page continues past them. `onBounds`, if given, hears the page's op count and data bytes as
+ * measured, before its ops (an upper bound of what comes: room can be made for them at once).
  *
  * @example
  *   const end = await streamOpsPage(pool, rulesId, 'list["1"]', 0, checkpoint.opId, { maxOps: 2000, maxBytes: 1 << 20 }, (row) => {
  *     const data = row.start[OpField.data] < 0 ? null : row.bytes.subarray(row.start[OpField.data], row.end[OpField.data]);
  *   });
  */
-export async function streamOpsPage(pool: Pick<pg.Pool, 'connect'>, rulesId: number, bucket: string, afterOpId: number, upToOpId: number, limits: PageLimits, onOp: (row: CopyRow) => void): Promise<OpsPageEnd> {
+export async function streamOpsPage(pool: Pick<pg.Pool, 'connect'>, rulesId: number, bucket: string, afterOpId: number, upToOpId: number, limits: PageLimits, onOp: (row: CopyRow) => void, onBounds?: (ops: number, dataBytes: number) => void): Promise<OpsPageEnd> {
   assertPage(rulesId, afterOpId, upToOpId, limits);
   let count = 0;
   let lastOpId: number | null = null;
@@ -142,6 +143,7 @@ export async function streamOpsPage(pool: Pick<pg.Pool, 'connect'>, rulesId: num
         return;
       }
       hasMore = bounds.hasMore;
+      onBounds?.(bounds.ops, bounds.dataBytes);
       await copyOutBinaryOn(client, opsQuery(rulesId, bucket, after, bounds.lastOpId, limits.maxOps), FIELDS, (row) => {
         const { bytes, start, end } = row;
         let id = 0;

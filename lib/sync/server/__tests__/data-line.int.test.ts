@@ -153,6 +153,13 @@ describe('readDataLine: data lines straight from COPY bytes', () => {
     expect(pages[0]!.bytes[1]).toBe(Buffer.byteLength(huge));
   });
 
+  it('encodes a page that escapes to far more than its data size (the line grows past the room reserved for it)', async () => {
+    const controls = '\u0001\u001f"\\'.repeat(500);
+    await write('escapes', Array.from({ length: 30 }, (_, i) => ({ rowId: `e${i}`, op: 'PUT' as const, data: i % 3 === 0 ? controls : JSON.stringify({ v: controls }) })));
+    const pages = await readAll('escapes', 1000, 1 << 20);
+    expect(pages.map((p) => p.count)).toEqual([30]);
+  });
+
   it('gives an empty line for an empty range', async () => {
     const page = await readDataLine(db.pool, rulesId, 'no-such-bucket', 7, 100, { maxOps: 10, maxBytes: 100 });
     expect(page).toMatchObject({ count: 0, nextAfter: 7, hasMore: false });

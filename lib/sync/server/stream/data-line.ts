@@ -30,18 +30,18 @@ export interface DataLinePage {
  */
 export async function readDataLine(pool: Pick<pg.Pool, 'connect'>, rulesId: number, bucket: string, after: number, upTo: number, limits: PageLimits): Promise<DataLinePage> {
   const writer = new DataLineWriter(bucket, after);
-  const end = await streamOpsPage(pool, rulesId, bucket, after, upTo, limits, (row) => writer.op(row));
+  const end = await streamOpsPage(pool, rulesId, bucket, after, upTo, limits, (row) => writer.op(row), (ops, dataBytes) => writer.reserve(ops, dataBytes));
   return { line: writer.finish(end), count: end.count, nextAfter: end.lastOpId ?? after, hasMore: end.hasMore };
 }
 
-const FIRST_CAPACITY = 16 * 1024;
-const MAX_HINT = 8 * 1024 * 1024;
 /**
- * The buffer a line starts in: the size of the last line, plus an eighth. Pages of one bucket are
- * alike, so a line rarely grows (each growth copies the line and touches new memory); room it does
- * not use is never touched, and finish() copies a small line out of a large buffer.
+ * Room reserved per op beyond its data (reserve): the fixed text, op id, table, row id and
+ * checksum, which come to about 130 bytes with a UUID row id. A line that outgrows its estimate
+ * (long row ids, data with many characters to escape) grows once, by doubling.
  */
-let capacityHint = FIRST_CAPACITY;
+const PER_OP = 192;
+/** A line written without reserve() first grows from this size. */
+const MIN_GROWTH = 16 * 1024;
 /** A value is escaped this many bytes at a time, so a huge one needs no 6× buffer at once. */
 const SEGMENT = 16 * 1024;
 /** Longest escape of one byte: \u00XX. */
@@ -78,7 +78,9 @@ const CLOSE_LINE = ascii(']}\n');
 /**
  * Builds one data line, op by op. The line's head (`next_after`, `has_more`) is known only at the
  * end: room for its longest form is kept at the front and it is written last, right before the
- * first op, so the ops are never moved.
+ * first op, so the ops are never moved. The buffer is sized once from the page's bounds
+ * (reserve), so a line is neither grown and copied as it fills nor kept in a buffer much larger
+ * than itself.
  */
 export class DataLineWriter {
   private out: Buffer;
@@ -91,12 +93,17 @@ export class DataLineWriter {
     private readonly after: number,
   ) {
     this.room = Buffer.byteLength(this.head(after, false)) + MAX_ID_DIGITS + 1;
-    this.out = Buffer.allocUnsafe(Math.max(capacityHint, this.room * 2));
+    this.out = Buffer.allocUnsafe(this.room + CLOSE_LINE.length);
     this.at = this.room;
   }
 
   private head(next: number, hasMore: boolean): string {
     return `{"type":"data","bucket":${JSON.stringify(this.bucket)},"after":"${this.after}","next_after":"${next}","has_more":${hasMore},"ops":[`;
+  }
+
+  /** Makes room for a page of `ops` ops holding `dataBytes` bytes of data, before they come: a quarter more for escapes. */
+  reserve(ops: number, dataBytes: number): void {
+    this.ensure(dataBytes + (dataBytes >> 2) + ops * PER_OP + CLOSE_LINE.length);
   }
 
   /** Appends one op, from a row of streamOpsPage. */
@@ -137,14 +144,13 @@ export class DataLineWriter {
     const from = this.room - head.length;
     head.copy(this.out, from);
     const line = this.out.subarray(from, this.at);
-    capacityHint = Math.min(MAX_HINT, Math.max(FIRST_CAPACITY, line.length + (line.length >> 3)));
     // A line that fills less than half of the buffer it grew in is copied out, so the spare room is not kept alive with it.
     return this.out.length - line.length > line.length + 4096 ? Buffer.from(line) : line;
   }
 
   private ensure(bytes: number): void {
     if (this.at + bytes <= this.out.length) return;
-    const grown = Buffer.allocUnsafe(Math.max(this.out.length * 2, this.at + bytes));
+    const grown = Buffer.allocUnsafe(Math.max(this.out.length * 2, this.at + bytes, MIN_GROWTH));
     this.out.copy(grown, 0, 0, this.at);
     this.out = grown;
   }
@@ -179,6 +185,11 @@ export class DataLineWriter {
       if (s === from) out[at++] = 0x22;
       for (let i = s; i < e; i++) {
         const c = bytes[i]!;
+        // Most bytes: above the double quote, and not a backslash.
+        if (c > 0x22 && c !== 0x5c) {
+          out[at++] = c;
+          continue;
+        }
         const escape = ESCAPE[c]!;
         if (escape === 0) {
           out[at++] = c;
