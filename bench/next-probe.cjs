@@ -4,7 +4,7 @@
  * holds: on a `{ type: 'memory' }` message over the IPC channel the benchmark opened, it runs a
  * full GC and answers with process.memoryUsage() and the number of open sync streams of the
  * app's SyncServer (lib/sync/server/from-env.ts keeps it on globalThis); on `{ type: 'cpu' }`, with
- * the process's CPU time so far. Does nothing in a process
+ * the process's CPU time so far and what its hub's rounds did (SyncHub.roundCounts). Does nothing in a process
  * without an IPC channel. With BENCH_CPU_PROF=dir it also profiles the process (see below).
  * Plain CommonJS: it must load before Next, without tsx.
  */
@@ -16,7 +16,8 @@ if (typeof process.send === 'function') {
     if (message && message.type === 'cpu') {
       // The process's CPU time so far (user + system, µs): the benchmark takes the difference over a series.
       const { user, system } = process.cpuUsage();
-      process.send({ type: 'cpu', micros: user + system });
+      const hub = globalThis.lockstepSyncServer?.server.hub;
+      process.send({ type: 'cpu', micros: user + system, rounds: hub?.roundCounts ? { ...hub.roundCounts } : undefined });
       return;
     }
     if (!message || message.type !== 'memory') return;

@@ -9,7 +9,7 @@ import { freePort } from '@/lib/db/postgres/local-cluster';
 import { migrateAppDatabase } from '@/lib/db/migrate';
 import { compileSyncRules } from '@/lib/sync/config';
 import { migrateStorage } from '@/lib/sync/storage';
-import type { ServerMessage } from './stream-server';
+import type { RoundCounts, ServerMessage } from './stream-server';
 
 export interface BenchDatabases {
   appUrl: string;
@@ -154,8 +154,8 @@ export interface ServerChild {
   /** The server's process id (whose memory memory() reports). */
   pid: number;
   memory(): Promise<Extract<ServerMessage, { type: 'memory' }>>;
-  /** The server process's CPU time so far (user + system), in µs. */
-  cpu(): Promise<number>;
+  /** The server process's CPU time so far (user + system), in µs, and its hub's round counts (when it reports them). */
+  cpu(): Promise<{ micros: number; rounds?: RoundCounts }>;
   stop(): Promise<void>;
 }
 
@@ -184,7 +184,7 @@ export async function startServer(env: Record<string, string>): Promise<ServerCh
     async cpu() {
       const answer = next('cpu');
       child.send({ type: 'cpu' });
-      return (await answer).micros;
+      return await answer;
     },
     async stop() {
       if (child.exitCode !== null) return;
@@ -264,8 +264,8 @@ export async function startNextServer(env: Record<string, string>, distDir: stri
     memory() {
       return ask('memory');
     },
-    async cpu() {
-      return (await ask('cpu')).micros;
+    cpu() {
+      return ask('cpu');
     },
     stop: () => stopChild(child),
   };

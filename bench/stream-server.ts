@@ -16,8 +16,10 @@ import { consoleLogger, secretAuth, SyncServer, toNodeListener } from '@/lib/syn
 export type ServerMessage =
   | { type: 'listening'; port: number }
   | { type: 'memory'; rss: number; heapUsed: number; external: number; arrayBuffers: number; streams: number }
-  /** The process's CPU time so far (user + system), in µs. */
-  | { type: 'cpu'; micros: number };
+  /** The process's CPU time so far (user + system), in µs, and what the hub's rounds did so far (SyncHub.roundCounts). */
+  | { type: 'cpu'; micros: number; rounds?: RoundCounts };
+
+export type RoundCounts = { rounds: number; sent: number; woken: number; readMs: number; handMs: number };
 
 const server = new SyncServer({
   rules: compileSyncRules(syncConfig),
@@ -52,7 +54,7 @@ process.on('message', (message: { type: string }) => {
     send({ type: 'memory', rss: m.rss, heapUsed: m.heapUsed, external: m.external, arrayBuffers: m.arrayBuffers, streams: server.streamCount });
   } else if (message.type === 'cpu') {
     const { user, system } = process.cpuUsage();
-    send({ type: 'cpu', micros: user + system });
+    send({ type: 'cpu', micros: user + system, rounds: { ...server.hub.roundCounts } });
   } else if (message.type === 'stop') {
     httpServer.closeAllConnections();
     httpServer.close();

@@ -36,6 +36,7 @@ import { appBuildForScript } from './app-build';
 import { publishFigures, type Figure } from './report';
 import { initialSync, MarkerClient, type InitialSync } from './stream-clients';
 import { createDatabases, quantile, seed, seedBucketSizes, startNextServer, startReplicator, startServer, stopChild, waitForCatchUp, type BucketSizes, type Seeded, type ServerChild } from './stream-fixtures';
+import type { RoundCounts } from './stream-server';
 
 const argv = process.argv.slice(2);
 const QUICK = argv.includes('--quick');
@@ -249,6 +250,13 @@ async function listenCheckpoints(storageUrl: string): Promise<{ listener: pg.Cli
   return { listener, notices };
 }
 
+/** What the hub's rounds did between two readings: mean times per round, and the streams handed lines or woken. */
+function roundsBetween(before: RoundCounts, after: RoundCounts): string {
+  const n = after.rounds - before.rounds;
+  if (n === 0) return 'no rounds';
+  return `${n} rounds: ${((after.readMs - before.readMs) / n).toFixed(1)} ms / ${((after.handMs - before.handMs) / n).toFixed(1)} ms (${fmt(after.sent - before.sent)} / ${fmt(after.woken - before.woken)})`;
+}
+
 /** Commit → line latency with the clients connected now; markers are numbered from `base` (unique across steps). */
 async function latency(server: ServerChild, appUrl: string, storageUrl: string, clients: MarkerClient[], seeded: Seeded, base: number): Promise<void> {
   const app = new pg.Client({ connectionString: appUrl });
@@ -265,7 +273,7 @@ async function latency(server: ServerChild, appUrl: string, storageUrl: string, 
   // process, on the same 2 cores as the server: their CPU is measured over each commit's window.
   let clientCpu = 0;
   // The server's CPU time over the series too: unlike the latency, it hardly moves when other work shares the machine.
-  const serverCpuBefore = await server.cpu();
+  const serverBefore = await server.cpu();
   for (let n = 0; n < COMMITS; n++) {
     await app.query("INSERT INTO announcements (title, body) VALUES ($1, 'bench')", [`fan-${base + n}-mark`]);
     committedAt.set(base + n, performance.now());
@@ -275,7 +283,9 @@ async function latency(server: ServerChild, appUrl: string, storageUrl: string, 
     clientCpu += used.user + used.system;
   }
   await sleep(SETTLE_MS);
-  const serverCpu = (await server.cpu()) - serverCpuBefore;
+  const serverAfter = await server.cpu();
+  const serverCpu = serverAfter.micros - serverBefore.micros;
+  const rounds = serverAfter.rounds && serverBefore.rounds ? roundsBetween(serverBefore.rounds, serverAfter.rounds) : undefined;
   for (const at of committedAt.values()) noticeAfter(at);
   const fan: number[] = [];
   let missing = 0;
@@ -310,6 +320,7 @@ async function latency(server: ServerChild, appUrl: string, storageUrl: string, 
     row(`commit to line, a row all ${fmt(clients.length)} clients receive (${COMMITS} commits)`, fan),
     { what: '  the bench clients\' own CPU per fan-out commit (all clients, this process)', value: `${(clientCpu / 1000 / COMMITS).toFixed(1)} ms (${(clientCpu / COMMITS / clients.length).toFixed(1)} µs per client)` },
     { what: '  the server process\'s CPU per fan-out commit (the series and its settling time, over the commits)', value: `${(serverCpu / 1000 / COMMITS).toFixed(1)} ms (${(serverCpu / COMMITS / clients.length).toFixed(1)} µs per client)` },
+    ...(rounds ? [{ what: '  the server\'s rounds: notice → reads done / handing out, per round (streams handed their lines / woken)', value: rounds }] : []),
     row(`commit to line, a row of one user, ${fmt(clients.length)} clients connected (${COMMITS * 2} commits)`, solo),
     row('  for reference: commit to checkpoint NOTIFY from bucket storage (replicator)', notified),
     { what: 'lines missing / delivered to the wrong client', value: `${missing} / ${leaked}` },
