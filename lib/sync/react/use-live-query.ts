@@ -1,9 +1,10 @@
 'use client';
 
-import { useEffect, useMemo, useRef, useState, type DependencyList } from 'react';
+import { useMemo, useSyncExternalStore, type DependencyList } from 'react';
 import type { SqlRow, SqlValue } from '@/lib/sync/client/db/database';
 import { useSyncContext } from './context';
 import type { SyncDatabase } from './drizzle';
+import { LiveQueryStore, LOADING } from './live-query-store';
 
 /** A Drizzle query (select, relational query, …) built on the local database: it can say its SQL and be awaited. */
 export interface DrizzleQuery<T> extends PromiseLike<T> {
@@ -49,58 +50,14 @@ export function useLiveQuery(input: string | ((db: SyncDatabase) => DrizzleQuery
     return { sql, params, run: () => query };
   })();
   const key = useMemo(() => `${source.sql}\u0000${stableJson(source.params)}`, [source.sql, source.params]);
-  const latest = useRef(source);
-  latest.current = source;
-
-  const [state, setState] = useState<LiveQueryResult<unknown> & { key: string }>({ data: undefined, error: undefined, loading: true, key });
-
-  useEffect(() => {
-    let active = true;
-    let running = false;
-    let again = false;
-    let tables: Set<string> | null = null;
-
-    const run = async () => {
-      if (running) {
-        again = true;
-        return;
-      }
-      running = true;
-      do {
-        again = false;
-        try {
-          const data = await latest.current.run();
-          if (active) setState({ data, error: undefined, loading: false, key });
-        } catch (error: unknown) {
-          if (active) setState((s) => ({ data: s.key === key ? s.data : undefined, error: error instanceof Error ? error : new Error(String(error)), loading: false, key }));
-        }
-      } while (again && active);
-      running = false;
-    };
-
-    const unsubscribe = client.onTablesChanged((changed) => {
-      // Until the tables are known, any change may matter.
-      if (tables === null || changed.some((t) => tables!.has(t))) void run();
-    });
-    client.tablesReadBy(latest.current.sql).then(
-      (read) => {
-        tables = new Set(read);
-      },
-      () => {
-        // The SQL does not prepare: the run reports the error.
-      },
-    );
-    setState((s) => (s.key === key ? s : { data: undefined, error: undefined, loading: true, key }));
-    void run();
-    return () => {
-      active = false;
-      unsubscribe();
-    };
-  }, [client, key]);
-
-  if (state.key !== key) return { data: undefined, error: undefined, loading: true };
-  return { data: state.data, error: state.error, loading: state.loading };
+  // One store per query (`key`: its SQL and parameters): a new one starts loading, as a new query should.
+  const store = useMemo(() => new LiveQueryStore(client, source.sql, source.run), [client, key]);
+  // The latest query object is the one run (the same SQL and parameters as the store's).
+  store.run = source.run;
+  return useSyncExternalStore(store.subscribe, store.getSnapshot, serverSnapshot);
 }
+
+const serverSnapshot = (): LiveQueryResult<never> => LOADING;
 
 function stableJson(values: readonly unknown[]): string {
   return JSON.stringify(values, (_k, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v instanceof Uint8Array ? Array.from(v) : v));
