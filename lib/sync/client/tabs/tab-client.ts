@@ -37,6 +37,8 @@ interface Pending {
   call: CallMessage;
   resolve(value: unknown): void;
   reject(error: Error): void;
+  /** A write: it gets a key when it is sent to another tab (send). */
+  write: boolean;
 }
 
 /**
@@ -154,9 +156,8 @@ export class BrowserSyncClient implements SyncClient {
     if (this.failure) return Promise.reject(deserializeError(this.failure));
     const id = this.nextId++;
     const call: CallMessage = { kind: 'call', id, method, args: args.filter((a, i) => a !== undefined || i === 0) };
-    if (write) call.key = `${this.tabId}:${id}`;
     return new Promise((resolve, reject) => {
-      this.pending.set(id, { call, resolve, reject });
+      this.pending.set(id, { call, resolve, reject, write });
       this.send(call);
     });
   }
@@ -167,6 +168,11 @@ export class BrowserSyncClient implements SyncClient {
       // Otherwise it is sent when the worker is ready (startWorker).
       return;
     }
+    // A write that leaves this tab may reach a leader that goes away before answering, and then be
+    // sent again to the next one: its key lets the worker apply it once. The leader's own writes go
+    // straight to its worker, once (pending calls die with the tab), so they need no key, and skip
+    // the worker's ls_requests lookup and insert (a page less in each commit).
+    if (this.pending.get(call.id)?.write) call.key ??= `${this.tabId}:${call.id}`;
     this.channel?.postMessage({ kind: 'call', from: this.tabId, call } satisfies TabMessage);
   }
 
