@@ -5,7 +5,7 @@ import { applyTouchedRows } from '../storage/apply';
 import type { LocalStore } from '../storage/local-store';
 import { setMeta } from '../storage/meta';
 import { deleteBuckets, readBuckets, resetBucket, storePage, upsertBuckets, type LocalBucket } from '../storage/oplog';
-import { preparePage } from '../storage/pages';
+import { preparePage, type PreparedPage } from '../storage/pages';
 import { dropUnsyncedStores } from '../storage/views';
 import type { UploadQueue } from '../upload-queue';
 
@@ -140,10 +140,18 @@ export class CheckpointSync {
 
   /** Stores pages of ops, all in one transaction. Returns the number of ops stored. */
   data(lines: readonly DataLine[]): number {
+    return this.storePages(lines.map(preparePage));
+  }
+
+  /**
+   * data() for lines already prepared (storage/pages.ts). The engine prepares each data line as
+   * soon as it is parsed and keeps only the prepared page until the batch is stored: the parsed
+   * ops then die young instead of being carried through several garbage collections.
+   */
+  storePages(pages: readonly PreparedPage[]): number {
     const target = this.target;
     if (!target) throw violation('data before any checkpoint on this stream');
-    for (const line of lines) if (!target.buckets.has(line.bucket)) throw violation(`data for bucket ${line.bucket}, which is not in the checkpoint`);
-    const pages = lines.map(preparePage);
+    for (const page of pages) if (!target.buckets.has(page.bucket)) throw violation(`data for bucket ${page.bucket}, which is not in the checkpoint`);
     const { db } = this.store;
     let ops = 0;
     db.transaction(() => {

@@ -1,8 +1,9 @@
-import { errorBodySchema, MediaType, SyncErrorCode, SyncHeader, SyncPath, TOKEN_ERROR_CODES, type DataLine, type SyncLine } from '@/lib/sync/protocol';
+import { errorBodySchema, MediaType, SyncErrorCode, SyncHeader, SyncPath, TOKEN_ERROR_CODES, type SyncLine } from '@/lib/sync/protocol';
 import { ClientErrorCode, serializeError, SyncClientError } from '../errors';
 import { silentLogger, type ClientLogger } from '../log';
 import { initialStatus, type StorageKind, type SyncStatus } from '../status';
 import type { LocalStore } from '../storage/local-store';
+import { preparePage, type PreparedPage } from '../storage/pages';
 import { emptyUploadQueue, type UploadQueue } from '../upload-queue';
 import { Backoff, DEFAULT_BACKOFF, type BackoffOptions } from './backoff';
 import { CheckpointSync, type CompleteOutcome } from './checkpoint-sync';
@@ -70,7 +71,8 @@ export class SyncEngine {
   /** Time spent on the checkpoint being downloaded, for the debug line logged when it is applied. */
   private timing = { parseMs: 0, storeMs: 0, ops: 0 };
   /** Data lines received and not yet stored (see flushData). */
-  private pendingData: DataLine[] = [];
+  /** Data lines parsed and prepared, not yet stored (see flushData). */
+  private pendingData: PreparedPage[] = [];
   private pendingOps = 0;
   private flushTimer: ReturnType<typeof setTimeout> | undefined;
   private readonly watchers = new Set<(status: SyncStatus) => void>();
@@ -271,12 +273,12 @@ export class SyncEngine {
   private flushData(): void {
     clearTimeout(this.flushTimer);
     this.flushTimer = undefined;
-    const lines = this.pendingData;
-    if (lines.length === 0) return;
+    const pages = this.pendingData;
+    if (pages.length === 0) return;
     this.pendingData = [];
     this.pendingOps = 0;
     const start = performance.now();
-    this.timing.ops += this.sync.data(lines);
+    this.timing.ops += this.sync.storePages(pages);
     this.timing.storeMs += performance.now() - start;
   }
 
@@ -286,13 +288,16 @@ export class SyncEngine {
       for (const text of texts) {
         const parseStart = performance.now();
         const line: SyncLine = parseLine(text);
-        this.timing.parseMs += performance.now() - parseStart;
         if (line.type === 'data') {
-          this.pendingData.push(line);
-          this.pendingOps += line.ops.length;
+          // Prepared now, so the batch holds the page's compact form and not its parsed ops.
+          const page = preparePage(line);
+          this.timing.parseMs += performance.now() - parseStart;
+          this.pendingData.push(page);
+          this.pendingOps += page.opCount;
           if (this.pendingOps >= DATA_BATCH_OPS) flush();
           continue;
         }
+        this.timing.parseMs += performance.now() - parseStart;
         flush();
         switch (line.type) {
           case 'checkpoint':
