@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import syncConfig from '@/sync.config';
 import { compileSyncRules } from '@/lib/sync/config';
 import type { CurrentRow } from '@/lib/sync/storage';
-import { ChangePlanner, type SourceChange } from './changes';
+import { ChangePlanner, SKIP_INSERT_LOOKUPS_FROM, type SourceChange } from './changes';
 import { encodePlacement } from './placements';
 import { rowHash } from './row-state';
 import { replicatorRules } from './rules';
@@ -90,7 +90,7 @@ describe('ChangePlanner and what current rows keep', () => {
     expect(fresh.storageUpdates().currentRows).toEqual({ upsert: [], insert: [], delete: [] });
   });
 
-  it('after the first checkpoint, looks up the rows of updates and deletes but not of inserts, unless the batch truncates', async () => {
+  it('after the first checkpoint, a large batch looks up the rows of updates and deletes but not of inserts, unless it truncates', async () => {
     const asked: string[][] = [];
     const other = '44444444-4444-4444-8444-444444444444';
     const stored: CurrentRow = { buckets: buckets(LIST_A), values: {}, valuesHash: '' };
@@ -99,25 +99,32 @@ describe('ChangePlanner and what current rows keep', () => {
       return new Map(ids.includes(ID) ? [[ID, stored]] : []);
     };
     const insert = (id: string): SourceChange => ({ kind: 'insert', table: TABLE, row: todo({ id }), types });
+    const fresh = Array.from({ length: SKIP_INSERT_LOOKUPS_FROM }, (_, i) => insert(`55555555-5555-4555-8555-${String(i).padStart(12, '0')}`));
     const p = new ChangePlanner(rules, load, async () => [], undefined, false, true);
-    await p.add([insert(other), update(todo({ completed: 't' })), { kind: 'delete', table: TABLE, old: { id: other } }, insert(other)]);
+    await p.add([insert(other), update(todo({ completed: 't' })), { kind: 'delete', table: TABLE, old: { id: other } }, insert(other), ...fresh]);
     expect(asked).toEqual([[ID]]);
-    expect(p.ops.map((o) => o.op)).toEqual(['PUT', 'PUT', 'REMOVE', 'PUT']);
-    expect(p.storageUpdates().currentRows.insert.map((r) => r.rowId)).toEqual([other]);
+    expect(p.newRowsAssumed).toBe(true); // so the batch commits with COPY, which never overwrites a row
+    expect(p.ops.slice(0, 4).map((o) => o.op)).toEqual(['PUT', 'PUT', 'REMOVE', 'PUT']);
+    expect(p.storageUpdates().currentRows.insert.map((r) => r.rowId)).toEqual([other, ...fresh.map((c) => (c as { row: { id: string } }).row.id)]);
 
-    // Before the first checkpoint an insert may be a replay: looked up.
-    asked.length = 0;
-    await new ChangePlanner(rules, load, async () => [], undefined, true, true).add([insert(other)]);
-    expect(asked).toEqual([[other]]);
+    // A small batch (committed in one round trip, as an upsert) looks its inserts up; so does any
+    // batch before the first checkpoint, when an insert may be a replay.
+    for (const [hashRows, changes] of [[false, [insert(other)]], [true, [insert(other), ...fresh]]] as const) {
+      asked.length = 0;
+      const q = new ChangePlanner(rules, load, async () => [], undefined, hashRows, true);
+      await q.add(changes);
+      expect(asked[0]).toContain(other);
+      expect(q.newRowsAssumed).toBe(false);
+    }
 
     // TRUNCATE then INSERT of a row storage holds: the row is looked up, so it is not inserted twice
     // (here it comes back as it was: nothing to write).
     asked.length = 0;
     const truncated = new ChangePlanner(rules, load, async () => [{ rowId: ID, ...stored }], undefined, false, true);
-    await truncated.add([{ kind: 'truncate', table: TABLE }, insert(ID)]);
-    expect(asked).toEqual([[ID]]);
-    expect(truncated.ops.map((o) => o.op)).toEqual(['REMOVE', 'PUT']);
-    expect(truncated.storageUpdates().currentRows).toEqual({ upsert: [], insert: [], delete: [] });
+    await truncated.add([{ kind: 'truncate', table: TABLE }, insert(ID), ...fresh]);
+    expect(asked[0]).toContain(ID);
+    expect(truncated.ops.slice(0, 2).map((o) => o.op)).toEqual(['REMOVE', 'PUT']);
+    expect(truncated.storageUpdates().currentRows.insert.map((r) => r.rowId)).not.toContain(ID);
   });
 
   it('plans against the rows of the batch before it, as that batch leaves them in storage', async () => {

@@ -2,6 +2,13 @@ import type { BatchOp, CurrentRow, CurrentRowUpsert, ParameterUpsert, RowKey } f
 import { decodePlacement, encodePlacement } from './placements';
 import { rowHash, toastableValues, type ColumnTypes } from './row-state';
 
+/**
+ * From this many changes in one add(), INSERTs are not looked up (insertsAreNew): a batch that
+ * large commits with COPY anyway, while a small one, which commits in one round trip, pays one
+ * look-up for it.
+ */
+export const SKIP_INSERT_LOOKUPS_FROM = 200;
+
 /** A source row in Postgres text format; undefined marks an unchanged TOAST value. */
 export type SourceRow = Record<string, string | null | undefined>;
 
@@ -69,6 +76,8 @@ export class ChangePlanner {
   /** Parameter tables truncated in this batch: all their index entries go. */
   readonly truncatedParameterTables = new Set<string>();
   private dirtyCount = 0;
+  /** Some row was taken as new without a look-up (insertsAreNew): commit with COPY, so that it is inserted, never upserted. */
+  newRowsAssumed = false;
   /** The overlays of the batches still committing, oldest first: read through, never copied. */
   private readonly after: readonly RowOverlay[];
 
@@ -83,9 +92,11 @@ export class ChangePlanner {
     /**
      * An INSERT's row is new to storage, so it is not looked up. True of every change after the
      * first checkpoint (`hashRows` off): storage and the batches before hold the source's rows as
-     * of the change before, and the source had no row with that key then. Only a batch without
-     * TRUNCATE takes it (its rows are looked up before any change is applied). The streamer turns
-     * it off for good when storage turns out to hold such a row (a table renamed away and back).
+     * of the change before, and the source had no row with that key then. Taken only by an add()
+     * of at least SKIP_INSERT_LOOKUPS_FROM changes without TRUNCATE (its rows are looked up before
+     * any change is applied). A row taken as new is inserted, never upserted (`newRowsAssumed`: the
+     * caller commits with COPY, which fails if storage holds it after all), and the streamer turns
+     * this off for good when that happens (a table renamed away and back).
      */
     private readonly insertsAreNew = false,
   ) {
@@ -161,7 +172,7 @@ export class ChangePlanner {
   }
 
   private async preload(changes: readonly SourceChange[]): Promise<void> {
-    const skipInserts = this.insertsAreNew && !this.hashRows && !changes.some((c) => c.kind === 'truncate');
+    const skipInserts = this.insertsAreNew && !this.hashRows && changes.length >= SKIP_INSERT_LOOKUPS_FROM && !changes.some((c) => c.kind === 'truncate');
     const wanted = new Map<string, string[]>();
     let lastTable: string | undefined;
     let known: Map<string, KnownRow | null> | undefined;
@@ -185,7 +196,10 @@ export class ChangePlanner {
       if (!known.has(id)) {
         const prior = this.prior(change.table, id);
         known.set(id, prior ?? null);
-        if (prior === undefined && (!skipInserts || change.kind !== 'insert')) ids!.push(id);
+        if (prior === undefined) {
+          if (skipInserts && change.kind === 'insert') this.newRowsAssumed = true;
+          else ids!.push(id);
+        }
       }
       if (change.kind === 'update' && change.old) {
         const oldId = this.rules.rowId(change.table, { ...change.row, ...change.old });

@@ -325,7 +325,8 @@ export class Streamer {
   /** The batch's storage writes, validated and encoded for COPY (no I/O). */
   private prepare({ planner, lsn }: PlannedBatch): PreparedCommit {
     const checkpoint = compareLsn(lsn, this.options.catchUpLsn) >= 0;
-    return prepareCommit(this.options.rulesId, { ops: planner.ops, ...planner.storageUpdates(), lsn, checkpoint });
+    // Rows taken as new go by COPY, which fails rather than overwrite a row storage holds after all.
+    return prepareCommit(this.options.rulesId, { ops: planner.ops, ...planner.storageUpdates(), lsn, checkpoint }, planner.newRowsAssumed ? { copyOpsFrom: 0 } : {});
   }
 
   /**
