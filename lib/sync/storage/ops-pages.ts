@@ -63,18 +63,18 @@ function assertPage(rulesId: number, afterOpId: number, upToOpId: number, limits
 }
 
 /**
- * The page's bounds: op id and data size (octet_length, which reads a TOASTed value's header
- * without fetching it) of the first maxOps + 1 ops of the range, no data. Pages are cut from
- * these in JS, so that the query that reads the data is a plain index range scan: computing the
- * bounds in the same query (a running sum over a window) made Postgres hold every row of the
- * page, data included, in the window's store, which cost it about as much again as reading the
- * rows (bench/stream.ts). The queries run as COPY, which takes no bind parameters, so the values
- * are inlined: numbers checked to be integers, the bucket quoted as a literal.
+ * The pages' bounds: op id and data size (octet_length, which reads a TOASTed value's header
+ * without fetching it) of the range's first ops, no data. Pages are cut from these in JS, so that
+ * the query that reads the data is a plain index range scan: computing the bounds in the same
+ * query (a running sum over a window) made Postgres hold every row of the page, data included, in
+ * the window's store, which cost it about as much again as reading the rows (bench/stream.ts).
+ * The queries run as COPY, which takes no bind parameters, so the values are inlined: numbers
+ * checked to be integers, the bucket quoted as a literal.
  */
-function boundsQuery(rulesId: number, bucket: string, afterOpId: number, upToOpId: number, maxOps: number): string {
+function boundsQuery(rulesId: number, bucket: string, afterOpId: number, upToOpId: number, limit: number): string {
   return `SELECT op_id, octet_length(data) FROM lockstep.ops
            WHERE rules_id = ${rulesId} AND bucket = ${pg.escapeLiteral(bucket)} AND op_id > ${afterOpId} AND op_id <= ${upToOpId}
-           ORDER BY op_id LIMIT ${maxOps + 1}`;
+           ORDER BY op_id LIMIT ${limit}`;
 }
 
 /** The ops of (afterOpId, lastOpId]: what boundsQuery found to fit in the page. */
@@ -85,30 +85,70 @@ function opsQuery(rulesId: number, bucket: string, afterOpId: number, lastOpId: 
            ORDER BY o.op_id LIMIT ${maxOps}`;
 }
 
+/** Where a page ends: its last op id, its op count and data bytes, and whether ops follow it in the range. */
+interface PageBounds {
+  lastOpId: number;
+  ops: number;
+  dataBytes: number;
+  hasMore: boolean;
+}
+
 /**
- * Where the page of (afterOpId, upToOpId] ends: the last op id within both bounds (the first op
- * always is), and whether ops follow it in the range; null when the range holds none.
+ * Pages whose bounds are read at once: a bucket's pages come one after another, and each
+ * statement costs a round trip and a wake-up of the Postgres backend on top of its rows.
  */
-async function pageBounds(client: pg.PoolClient, rulesId: number, bucket: string, afterOpId: number, upToOpId: number, limits: PageLimits): Promise<{ lastOpId: number; hasMore: boolean; ops: number; dataBytes: number } | null> {
+const BOUNDS_AHEAD = 8;
+/** Bounds of pages read ahead, per pool (one bucket storage), by range and start; bounded, oldest dropped first. */
+const boundsAhead = new WeakMap<object, Map<string, PageBounds>>();
+const MAX_BOUNDS_AHEAD = 4096;
+
+function aheadKey(rulesId: number, bucket: string, afterOpId: number, upToOpId: number, limits: PageLimits): string {
+  return `${rulesId}\u0000${bucket}\u0000${afterOpId}\u0000${upToOpId}\u0000${limits.maxOps}\u0000${limits.maxBytes}`;
+}
+
+/**
+ * The bounds of the page of (afterOpId, upToOpId]: its last op id within both bounds (the first op
+ * always is), and whether ops follow it in the range; null when the range holds none. Read with
+ * those of the next BOUNDS_AHEAD - 1 pages, which the pages that follow take from boundsAhead.
+ * Bounds read earlier stay true: the ops of a range already in a checkpoint only ever leave it or
+ * lose their data (compaction), so a page read later holds at most what they measured.
+ */
+async function pageBounds(pool: object, client: pg.PoolClient, rulesId: number, bucket: string, afterOpId: number, upToOpId: number, limits: PageLimits): Promise<PageBounds | null> {
+  let ahead = boundsAhead.get(pool);
+  if (!ahead) boundsAhead.set(pool, (ahead = new Map()));
+  const key = aheadKey(rulesId, bucket, afterOpId, upToOpId, limits);
+  const known = ahead.get(key);
+  if (known) {
+    ahead.delete(key);
+    return known;
+  }
   const { maxOps, maxBytes } = limits;
-  let ops = 0;
-  let bytes = 0;
-  let lastOpId = 0;
-  let hasMore = false;
-  await copyOutBinaryOn(client, boundsQuery(rulesId, bucket, afterOpId, upToOpId, maxOps), 2, ({ bytes: b, start }) => {
-    if (hasMore) return;
+  const limit = BOUNDS_AHEAD * maxOps + 1;
+  const pages: PageBounds[] = [];
+  let page: PageBounds = { lastOpId: 0, ops: 0, dataBytes: 0, hasMore: false };
+  let rows = 0;
+  await copyOutBinaryOn(client, boundsQuery(rulesId, bucket, afterOpId, upToOpId, limit), 2, ({ bytes, start }) => {
+    rows++;
     // Op k is in the page when k <= maxOps and the data of the ops before it stays under maxBytes (or k = 1).
-    if (ops > 0 && (ops >= maxOps || bytes >= maxBytes)) {
-      hasMore = true;
-      return;
+    if (page.ops > 0 && (page.ops >= maxOps || page.dataBytes >= maxBytes)) {
+      page.hasMore = true;
+      pages.push(page);
+      page = { lastOpId: 0, ops: 0, dataBytes: 0, hasMore: false };
     }
     // An int8 (op ids are safe integers) and an int4 or NULL, big-endian.
     const at = start[0]!;
-    lastOpId = b.readUInt32BE(at) * 2 ** 32 + b.readUInt32BE(at + 4);
-    if (start[1]! >= 0) bytes += b.readInt32BE(start[1]!);
-    ops++;
+    page.lastOpId = bytes.readUInt32BE(at) * 2 ** 32 + bytes.readUInt32BE(at + 4);
+    if (start[1]! >= 0) page.dataBytes += bytes.readInt32BE(start[1]!);
+    page.ops++;
   });
-  return ops === 0 ? null : { lastOpId, hasMore, ops, dataBytes: bytes };
+  // Fewer rows than the limit: the range ends with the page being cut. Otherwise that page may go on past the rows read.
+  if (rows < limit && page.ops > 0) pages.push(page);
+  for (let i = 1; i < pages.length; i++) ahead.set(aheadKey(rulesId, bucket, pages[i - 1]!.lastOpId, upToOpId, limits), pages[i]!);
+  for (const old of ahead.keys()) {
+    if (ahead.size <= MAX_BOUNDS_AHEAD) break;
+    ahead.delete(old);
+  }
+  return pages[0] ?? null;
 }
 
 /**
@@ -119,10 +159,10 @@ async function pageBounds(client: pg.PoolClient, rulesId: number, bucket: string
  * (lib/sync/server/stream/data-line.ts) without a JS string per value. The row is valid only
  * during the call; fields are at OpField.
  *
- * Two statements on one connection: the bounds, then the ops up to the last that fits. Ops only
- * ever leave the range or lose their data between the two (compaction; new ops come after
- * upToOpId), so the second reads at most what the first measured; should it find none left, the
- * page continues past them. `onBounds`, if given, hears the page's op count and data bytes as
+ * Two statements on one connection: the bounds (read for several pages at once, see
+ * pageBounds), then the ops up to the last that fits. Ops only ever leave the range or lose their
+ * data between the two (compaction; new ops come after upToOpId), so the second reads at most
+ * what the first measured; should it find none left, the page continues past them. `onBounds`, if given, hears the page's op count and data bytes as
  * measured, before its ops (an upper bound of what comes: room can be made for them at once).
  *
  * @example
@@ -137,7 +177,7 @@ export async function streamOpsPage(pool: Pick<pg.Pool, 'connect'>, rulesId: num
   let hasMore = false;
   await withCopyClient(pool, async (client) => {
     for (let after = afterOpId; count === 0; ) {
-      const bounds = await pageBounds(client, rulesId, bucket, after, upToOpId, limits);
+      const bounds = await pageBounds(pool, client, rulesId, bucket, after, upToOpId, limits);
       if (bounds === null) {
         hasMore = false;
         return;
