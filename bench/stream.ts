@@ -5,7 +5,8 @@
  * BENCH_PG_DIR, the local cluster's data dir when DATABASE_URL is unset, default
  * .data/pg-bench-stream: runs at the same time need one each). --only=throughput runs part 1 alone
  * (no large bucket seeded, no latency clients); --only=fanout runs part 3 alone (no large bucket
- * seeded; the BENCH_ROWS bucket is still seeded, so make it small).
+ * seeded; the BENCH_ROWS bucket is still seeded, so make it small). Part 3's clients are
+ * bench/fanout-client.ts; BENCH_FANOUT_CLIENT=regex uses part 2's MarkerClient instead.
  *
  * Runs the whole path: Postgres (DATABASE_URL's server, or a local cluster started for the run),
  * the replicator (workers/replicator.ts) and the sync endpoint each in a process of its own, and
@@ -34,6 +35,7 @@ import { freePort, startLocalCluster, type LocalCluster } from '@/lib/db/postgre
 import { secretAuth, signSyncToken } from '@/lib/sync/server';
 import { appBuildForScript } from './app-build';
 import { publishFigures, type Figure } from './report';
+import { FanoutClient } from './fanout-client';
 import { initialSync, MarkerClient, type InitialSync } from './stream-clients';
 import { createDatabases, quantile, seed, seedBucketSizes, startNextServer, startReplicator, startServer, stopChild, waitForCatchUp, type BucketSizes, type Seeded, type ServerChild } from './stream-fixtures';
 import type { RoundCounts } from './stream-server';
@@ -204,13 +206,17 @@ async function bucketSizeLatency(port: number, appUrl: string, storageUrl: strin
 }
 
 /** Connects clients until `target` are connected; `before` is the server's memory with none. */
-async function connectUpTo(server: ServerChild, seeded: Seeded, token: (sub: string) => Promise<string>, clients: MarkerClient[], target: number, before: Awaited<ReturnType<ServerChild['memory']>>): Promise<void> {
+/** Part 3's clients: FanoutClient (reads into one shared buffer, scans bytes), or with BENCH_FANOUT_CLIENT=regex the MarkerClient of part 2, to compare what the clients cost. */
+type LatencyClient = Pick<FanoutClient, 'seen' | 'open' | 'close'>;
+const latencyClient = (): LatencyClient => (process.env.BENCH_FANOUT_CLIENT === 'regex' ? new MarkerClient(/(?:fan|solo)-(\d+)-mark/g) : new FanoutClient(['fan-', 'solo-']));
+
+async function connectUpTo(server: ServerChild, seeded: Seeded, token: (sub: string) => Promise<string>, clients: LatencyClient[], target: number, before: Awaited<ReturnType<ServerChild['memory']>>): Promise<void> {
   const started = performance.now();
   const from = clients.length;
   // Connect in waves, as clients arrive in practice; each wave completes its first checkpoint.
   for (let i = from; i < target; i += 100) {
     const wave = seeded.users.slice(i, Math.min(i + 100, target)).map(async (user, j) => {
-      const client = new MarkerClient(/(?:fan|solo)-(\d+)-mark/g);
+      const client = latencyClient();
       clients[i + j] = client;
       await client.open(server.port, await token(user.id), `client-${i + j}`);
     });
@@ -258,7 +264,7 @@ function roundsBetween(before: RoundCounts, after: RoundCounts): string {
 }
 
 /** Commit → line latency with the clients connected now; markers are numbered from `base` (unique across steps). */
-async function latency(server: ServerChild, appUrl: string, storageUrl: string, clients: MarkerClient[], seeded: Seeded, base: number): Promise<void> {
+async function latency(server: ServerChild, appUrl: string, storageUrl: string, clients: LatencyClient[], seeded: Seeded, base: number): Promise<void> {
   const app = new pg.Client({ connectionString: appUrl });
   await app.connect();
   // For reference: when bucket storage announces the checkpoint (the replicator's share of the latency).
@@ -357,7 +363,7 @@ async function main(): Promise<void> {
   const env = { DATABASE_URL: dbs.appUrl, SYNC_DATABASE_URL: dbs.storageUrl, SYNC_JWT_SECRET: secret };
   let replicator: ReturnType<typeof startReplicator> | undefined;
   let server: ServerChild | undefined;
-  const clients: MarkerClient[] = [];
+  const clients: LatencyClient[] = [];
   try {
     const settings = await new pg.Pool({ connectionString: dbs.appUrl, max: 1 }).query<{ v: string; f: string }>("SELECT current_setting('server_version') AS v, current_setting('fsync') AS f");
     console.log(`Postgres ${settings.rows[0]!.v}, fsync=${settings.rows[0]!.f}; ${ROWS.toLocaleString('en')} rows, large bucket ${LARGE.toLocaleString('en')}, ${CLIENTS} clients, Node ${process.version}; sync endpoint: ${SERVER === 'next' ? 'the app (next start, production build)' : 'plain node:http SyncServer (bench/stream-server.ts)'}\n`);
