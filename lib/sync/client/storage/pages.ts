@@ -123,7 +123,9 @@ export function preparePage(line: DataLine): PreparedPage {
  * ids are canonical digit strings (OP_ID_PATTERN, checked by sync/lines.ts), so valid JSON numbers.
  */
 function splicePuts(rows: readonly Put[], dataJson: (data: string) => string): string {
-  let out = '[';
+  // One join makes the text flat at once: appending with += would make a tree of a few string
+  // pieces per row, which the batch keeps alive (and the GC copies) until it is stored.
+  const parts: string[] = ['['];
   let table: string | undefined;
   let tableJson = '';
   for (let i = 0; i < rows.length; i++) {
@@ -132,9 +134,10 @@ function splicePuts(rows: readonly Put[], dataJson: (data: string) => string): s
       table = row.table;
       tableJson = JSON.stringify(table);
     }
-    out += `${i === 0 ? '' : ','}[${tableJson},${JSON.stringify(row.rowId)},${row.opId},${dataJson(row.data)}]`;
+    parts.push(i === 0 ? '[' : ',[', tableJson, ',', JSON.stringify(row.rowId), ',', row.opId, ',', dataJson(row.data), ']');
   }
-  return `${out}]`;
+  parts.push(']');
+  return parts.join('');
 }
 
 function isJson(text: string): boolean {
