@@ -391,6 +391,9 @@ async function rawDecode(appUrl: string, upTo: string, beforeStop: () => Promise
         resolve();
       }
     });
+    // A connection error while idle comes as the service's 'error' event: without a listener it
+    // would end the process before any figure is printed.
+    service.on('error', (error: unknown) => (finishedAt ? undefined : reject(error instanceof Error ? error : new Error(String(error)))));
     service.subscribe(plugin, 'bench_raw_decode').catch(reject);
   });
   await beforeStop(); // while its walsender still runs

@@ -99,13 +99,14 @@ describe('ChangePlanner and what current rows keep', () => {
       return new Map(ids.includes(ID) ? [[ID, stored]] : []);
     };
     const insert = (id: string): SourceChange => ({ kind: 'insert', table: TABLE, row: todo({ id }), types });
-    const fresh = Array.from({ length: SKIP_INSERT_LOOKUPS_FROM }, (_, i) => insert(`55555555-5555-4555-8555-${String(i).padStart(12, '0')}`));
+    const freshIds = Array.from({ length: SKIP_INSERT_LOOKUPS_FROM }, (_, i) => `55555555-5555-4555-8555-${String(i).padStart(12, '0')}`);
+    const fresh = freshIds.map(insert);
     const p = new ChangePlanner(rules, load, async () => [], undefined, false, true);
     await p.add([insert(other), update(todo({ completed: 't' })), { kind: 'delete', table: TABLE, old: { id: other } }, insert(other), ...fresh]);
     expect(asked).toEqual([[ID]]);
     expect(p.newRowsAssumed).toBe(true); // so the batch commits with COPY, which never overwrites a row
     expect(p.ops.slice(0, 4).map((o) => o.op)).toEqual(['PUT', 'PUT', 'REMOVE', 'PUT']);
-    expect(p.storageUpdates().currentRows.insert.map((r) => r.rowId)).toEqual([other, ...fresh.map((c) => (c as { row: { id: string } }).row.id)]);
+    expect(p.storageUpdates().currentRows.insert.map((r) => r.rowId)).toEqual([other, ...freshIds]);
 
     // A small batch (committed in one round trip, as an upsert) looks its inserts up; so does any
     // batch before the first checkpoint, when an insert may be a replay.
