@@ -206,6 +206,7 @@ async function liveQuery(dbName, writes) {
   // Where the time goes (printed with BENCH_VERBOSE): when the tab heard of the change, when the
   // live query's re-run was sent and answered, when the write's own call returned.
   const phases = { tables: [], querySent: [], queryDone: [], written: [], render: [] };
+  const writesSeen = [];
   let mark = {};
   client.onTablesChanged(() => { mark.tables ??= performance.now(); });
   const query = client.query.bind(client);
@@ -223,6 +224,7 @@ async function liveQuery(dbName, writes) {
       const now = performance.now();
       for (const k of ['tables', 'querySent', 'queryDone', 'written']) if (mark[k] !== undefined) phases[k].push(mark[k] - w.start);
       phases.render.push(now - w.start);
+      writesSeen.push({ ...Object.fromEntries(Object.entries(mark).map(([k, v]) => [k, v - w.start])), render: now - w.start });
       w.resolve(now - w.start);
     }
   };
@@ -247,6 +249,9 @@ async function liveQuery(dbName, writes) {
   root.unmount();
   const med = (xs) => xs.length ? [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)].toFixed(1) : '-';
   console.log('live query phases (median ms after the write call): ' + Object.entries(phases).map(([k, xs]) => k + ' ' + med(xs)).join(', '));
+  // The tail: where the slowest writes lost their time.
+  const slowest = [...writesSeen].sort((a, b) => b.render - a.render).slice(0, Math.max(3, Math.ceil(writesSeen.length / 20)));
+  console.log('live query slowest writes (ms after the write call): ' + slowest.map((w) => Object.entries(w).map(([k, v]) => k + ' ' + v.toFixed(1)).join(' ')).join(' | '));
   const queryMs = [];
   const executeMs = [];
   for (let i = 0; i < 20; i++) {
