@@ -4,20 +4,31 @@
  * holds: on a `{ type: 'memory' }` message over the IPC channel the benchmark opened, it runs a
  * full GC and answers with process.memoryUsage() and the number of open sync streams of the
  * app's SyncServer (lib/sync/server/from-env.ts keeps it on globalThis); on `{ type: 'cpu' }`, with
- * the process's CPU time so far and what its hub's rounds did (SyncHub.roundCounts). Does nothing in a process
+ * the process's CPU time so far, its time in garbage collection and what its hub's rounds did
+ * (SyncHub.roundCounts). Does nothing in a process
  * without an IPC channel. With BENCH_CPU_PROF=dir it also profiles the process (see below).
  * Plain CommonJS: it must load before Next, without tsx.
  */
 /* global process, require */
 'use strict';
 
+/** Time spent in garbage collection so far, in ms: scavenges (young generation) and the rest (mark-compact and its incremental steps). */
+const gcTime = { minorMs: 0, majorMs: 0 };
 if (typeof process.send === 'function') {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- plain CommonJS, loaded before Next
+  const { PerformanceObserver, constants } = require('node:perf_hooks');
+  new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) {
+      if (entry.detail?.kind === constants.NODE_PERFORMANCE_GC_MINOR) gcTime.minorMs += entry.duration;
+      else gcTime.majorMs += entry.duration;
+    }
+  }).observe({ entryTypes: ['gc'] });
   process.on('message', (message) => {
     if (message && message.type === 'cpu') {
       // The process's CPU time so far (user + system, µs): the benchmark takes the difference over a series.
       const { user, system } = process.cpuUsage();
       const hub = globalThis.lockstepSyncServer?.server.hub;
-      process.send({ type: 'cpu', micros: user + system, rounds: hub?.roundCounts ? { ...hub.roundCounts } : undefined });
+      process.send({ type: 'cpu', micros: user + system, rounds: hub?.roundCounts ? { ...hub.roundCounts } : undefined, gc: { ...gcTime } });
       return;
     }
     if (!message || message.type !== 'memory') return;

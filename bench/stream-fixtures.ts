@@ -9,7 +9,7 @@ import { freePort } from '@/lib/db/postgres/local-cluster';
 import { migrateAppDatabase } from '@/lib/db/migrate';
 import { compileSyncRules } from '@/lib/sync/config';
 import { migrateStorage } from '@/lib/sync/storage';
-import type { RoundCounts, ServerMessage } from './stream-server';
+import type { GcTime, RoundCounts, ServerMessage } from './stream-server';
 
 export interface BenchDatabases {
   appUrl: string;
@@ -154,8 +154,8 @@ export interface ServerChild {
   /** The server's process id (whose memory memory() reports). */
   pid: number;
   memory(): Promise<Extract<ServerMessage, { type: 'memory' }>>;
-  /** The server process's CPU time so far (user + system), in µs, and its hub's round counts (when it reports them). */
-  cpu(): Promise<{ micros: number; rounds?: RoundCounts }>;
+  /** The server process's CPU time so far (user + system), in µs, its time in GC and its hub's round counts (when it reports them). */
+  cpu(): Promise<{ micros: number; rounds?: RoundCounts; gc?: GcTime }>;
   stop(): Promise<void>;
 }
 

@@ -8,6 +8,7 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { constants, PerformanceObserver } from 'node:perf_hooks';
 import syncConfig from '@/sync.config';
 import { compileSyncRules } from '@/lib/sync/config';
 import { SyncPath } from '@/lib/sync/protocol';
@@ -17,7 +18,10 @@ export type ServerMessage =
   | { type: 'listening'; port: number }
   | { type: 'memory'; rss: number; heapUsed: number; external: number; arrayBuffers: number; streams: number }
   /** The process's CPU time so far (user + system), in µs, and what the hub's rounds did so far (SyncHub.roundCounts). */
-  | { type: 'cpu'; micros: number; rounds?: RoundCounts };
+  | { type: 'cpu'; micros: number; rounds?: RoundCounts; gc?: GcTime };
+
+/** Time spent in garbage collection so far, in ms: scavenges (young generation) and the rest (mark-compact and its incremental steps). */
+export type GcTime = { minorMs: number; majorMs: number };
 
 export type RoundCounts = { rounds: number; sent: number; woken: number; readMs: number; handMs: number };
 
@@ -45,6 +49,14 @@ httpServer.headersTimeout = 60_000;
 
 const send = (message: ServerMessage) => process.send!(message);
 
+const gcTime: GcTime = { minorMs: 0, majorMs: 0 };
+new PerformanceObserver((list) => {
+  for (const entry of list.getEntries()) {
+    if ((entry.detail as { kind?: number } | undefined)?.kind === constants.NODE_PERFORMANCE_GC_MINOR) gcTime.minorMs += entry.duration;
+    else gcTime.majorMs += entry.duration;
+  }
+}).observe({ entryTypes: ['gc'] });
+
 process.on('message', (message: { type: string }) => {
   if (message.type === 'memory') {
     const gc = (globalThis as { gc?: () => void }).gc;
@@ -54,7 +66,7 @@ process.on('message', (message: { type: string }) => {
     send({ type: 'memory', rss: m.rss, heapUsed: m.heapUsed, external: m.external, arrayBuffers: m.arrayBuffers, streams: server.streamCount });
   } else if (message.type === 'cpu') {
     const { user, system } = process.cpuUsage();
-    send({ type: 'cpu', micros: user + system, rounds: { ...server.hub.roundCounts } });
+    send({ type: 'cpu', micros: user + system, rounds: { ...server.hub.roundCounts }, gc: { ...gcTime } });
   } else if (message.type === 'stop') {
     httpServer.closeAllConnections();
     httpServer.close();

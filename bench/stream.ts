@@ -326,6 +326,9 @@ async function latency(server: ServerChild, appUrl: string, storageUrl: string, 
     row(`commit to line, a row all ${fmt(clients.length)} clients receive (${COMMITS} commits)`, fan),
     { what: '  the bench clients\' own CPU per fan-out commit (all clients, this process)', value: `${(clientCpu / 1000 / COMMITS).toFixed(1)} ms (${(clientCpu / COMMITS / clients.length).toFixed(1)} µs per client)` },
     { what: '  the server process\'s CPU per fan-out commit (the series and its settling time, over the commits)', value: `${(serverCpu / 1000 / COMMITS).toFixed(1)} ms (${(serverCpu / COMMITS / clients.length).toFixed(1)} µs per client)` },
+    ...(serverAfter.gc && serverBefore.gc
+      ? [{ what: '  of which garbage collection: scavenges / mark-compact, per fan-out commit', value: `${((serverAfter.gc.minorMs - serverBefore.gc.minorMs) / COMMITS).toFixed(1)} ms / ${((serverAfter.gc.majorMs - serverBefore.gc.majorMs) / COMMITS).toFixed(1)} ms` }]
+      : []),
     ...(rounds ? [{ what: '  the server\'s rounds: notice → reads done / handing out, per round (streams handed their lines / woken)', value: rounds }] : []),
     row(`commit to line, a row of one user, ${fmt(clients.length)} clients connected (${COMMITS * 2} commits)`, solo),
     row('  for reference: commit to checkpoint NOTIFY from bucket storage (replicator)', notified),
