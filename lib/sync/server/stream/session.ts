@@ -152,7 +152,8 @@ export class StreamSession implements HubSubscriber {
     // An equal op id is a checkpoint that only moved its LSN: it may still bring a write checkpoint or new grants.
     if (!this.joinable(this.rules?.id ?? -1, 0) || round.checkpoint.opId < this.state!.lastOpId) return 'refused';
     const state = this.state!;
-    let writeCheckpoint = round.checkpoint.lsn === null ? null : (round.writeCheckpoints.get(clientKey(this.userId, this.clientId)) ?? null);
+    // Most rounds reach no write checkpoint at all: no key to build then.
+    let writeCheckpoint = round.checkpoint.lsn === null || round.writeCheckpoints.size === 0 ? null : (round.writeCheckpoints.get(clientKey(this.userId, this.clientId)) ?? null);
     // Rounds may hand an id the client has already been sent (or an older one): not news.
     if (writeCheckpoint !== null && state.writeCheckpoint !== null && writeCheckpoint <= state.writeCheckpoint) writeCheckpoint = null;
     if (!regranted && writeCheckpoint === null && !someHeld(state, round.states)) {
