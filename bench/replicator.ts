@@ -217,6 +217,10 @@ async function snapshotScenario(adminUrl: string, figures: Figure[]): Promise<vo
   const db = await freshDatabases(adminUrl, 'snapshot');
   const app = new pg.Pool({ connectionString: db.app });
   const storage = new pg.Pool({ connectionString: db.storage });
+  // An idle connection the server ends (it stops after a failed run) must not end the process
+  // before the failure is reported; a query in flight still fails.
+  app.on('error', () => undefined);
+  storage.on('error', () => undefined);
   await seedList(app, 'snapshot', SNAPSHOT_ROWS);
   await app.query('VACUUM ANALYZE todos');
   const copyMs = await copyBaseline(db.app);
@@ -336,13 +340,14 @@ async function snapshotSizes(adminUrl: string, figures: Figure[]): Promise<void>
 async function writeWorkload(app: pg.Pool, list: string, total: number, writers = 1): Promise<number> {
   const per = 1000;
   let changes = 0;
-  // Each writer on a connection of its own; writer k updates its own rows (the k-th 500 by id), so
-  // they never wait for each other's row locks.
+  // Each writer on a connection of its own. Writer k updates its own rows, the k-th 500 by id of
+  // those seeded before the run, and deletes only rows it inserted, so writers never wait for each
+  // other's row locks (rows inserted by one writer in another's update range would deadlock them).
   const writer = async (k: number) => {
     while (changes < total) {
       changes += per + per / 2 + per / 4;
       const inserted = await app.query<{ id: string }>("INSERT INTO todos (list_id, description) SELECT $1, 'streamed ' || g FROM generate_series(1, $2) g RETURNING id", [list, per]);
-      await app.query('UPDATE todos SET completed = NOT completed WHERE id IN (SELECT id FROM todos ORDER BY id LIMIT $1 OFFSET $2)', [per / 2, k * (per / 2)]);
+      await app.query("UPDATE todos SET completed = NOT completed WHERE id IN (SELECT id FROM todos WHERE description NOT LIKE 'streamed %' ORDER BY id LIMIT $1 OFFSET $2)", [per / 2, k * (per / 2)]);
       await app.query('DELETE FROM todos WHERE id = ANY($1::uuid[])', [inserted.rows.slice(-per / 4).map((r) => r.id)]);
     }
   };
