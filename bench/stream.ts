@@ -259,7 +259,8 @@ async function listenCheckpoints(storageUrl: string): Promise<{ listener: pg.Cli
 /** What the hub's rounds did between two readings: mean times per round, and the streams handed lines or woken. */
 function roundsBetween(before: RoundCounts, after: RoundCounts): string {
   const n = after.rounds - before.rounds;
-  if (n === 0) return 'no rounds';
+  // NaN: a server without SyncHub.roundCounts (an older build).
+  if (!(n > 0)) return 'no rounds counted';
   return `${n} rounds: ${((after.readMs - before.readMs) / n).toFixed(1)} ms / ${((after.handMs - before.handMs) / n).toFixed(1)} ms (${fmt(after.sent - before.sent)} / ${fmt(after.woken - before.woken)})`;
 }
 
