@@ -23,6 +23,8 @@
  *                           With the writer alongside, the replicator cannot go faster than the
  *                           writer: the figure says when it caught up within 5% of the run's time,
  *                           that is, when the writer bounded it.
+ * Its Postgres lives in .data/pg-bench-replicator (no other benchmark uses it) on a free port;
+ * BENCH_PG_DIR gives a run a cluster of its own (two runs cannot share one: the second refuses to start).
  * BENCH_CPU_PROFILE=DIR writes a .cpuprofile of this process for each measured snapshot and catch-up
  * (only while it is measured), BENCH_LOG=1 the replicator's debug log.
  */
@@ -142,7 +144,7 @@ async function withServer<T>(fn: (adminUrl: string) => Promise<T>): Promise<T> {
   let cluster: LocalCluster | undefined;
   const adminUrl = process.env.DATABASE_URL
     ? withDatabase(process.env.DATABASE_URL, 'postgres')
-    : (cluster = await startLocalCluster({ dataDir: '.data/pg-bench-replicator', port: await freePort(), log: () => {} })).url('postgres');
+    : (cluster = await startLocalCluster({ dataDir: process.env.BENCH_PG_DIR ?? '.data/pg-bench-replicator', port: await freePort(), log: () => {} })).url('postgres');
   try {
     return await fn(adminUrl);
   } finally {
