@@ -118,8 +118,10 @@ let lastSweep = 0;
 
 /** A write, applied once per key: the result is stored in the same transaction as the write. */
 function writeOnce(core: SyncCore, key: string | undefined, write: () => ExecuteResult): ExecuteResult {
-  if (key === undefined) return write();
   const { db } = core;
+  // In a transaction of its own all the same: the write then tells of the tables it changed before
+  // its commit, so the live queries' re-runs are already waiting when the commit ends.
+  if (key === undefined) return db.transaction(write);
   const done = db.get<{ result: string }>('SELECT result FROM ls_requests WHERE key = ?', [key]);
   if (done) return JSON.parse(done.result) as ExecuteResult;
   return db.transaction(() => {
