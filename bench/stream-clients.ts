@@ -43,7 +43,18 @@ export class RawStream {
   open(port: number, token: string, clientId: string, readBuffer?: Buffer): void {
     const body = JSON.stringify({ client_id: clientId });
     const socket = readBuffer
-      ? net.connect({ host: '127.0.0.1', port, noDelay: true, onread: { buffer: readBuffer, callback: (size, buffer) => this.receive(buffer.subarray(0, size)) } })
+      ? net.connect({
+          host: '127.0.0.1',
+          port,
+          noDelay: true,
+          onread: {
+            buffer: readBuffer,
+            callback: (size) => {
+              this.receive(readBuffer.subarray(0, size));
+              return true;
+            },
+          },
+        })
       : net.connect({ host: '127.0.0.1', port, noDelay: true });
     this.socket = socket;
     socket.on('connect', () => {
