@@ -31,7 +31,8 @@ export async function handleStream(request: Request, deps: StreamHandlerDeps): P
   try {
     const claims = await authenticate(request, await deps.auth());
     const body = parseBody(streamRequestSchema, await readJsonBody(request));
-    await deps.hub.ready();
+    // The hub's LISTEN connection (made by the first request) lives as long as the process: not in that request's context.
+    await detachedFromRequest(() => deps.hub.ready());
     const signal = request.signal;
     // The stream outlives the request's handling: it must not keep the request's async context alive.
     const stream = detachedFromRequest(() => sessionBody(new StreamSession({ hub: deps.hub, claims, request: body, log: deps.log }), signal));
