@@ -52,7 +52,7 @@ const send = (message: ServerMessage) => process.send!(message);
 const gcTime: GcTime = { minorMs: 0, majorMs: 0 };
 new PerformanceObserver((list) => {
   for (const entry of list.getEntries()) {
-    if ((entry.detail as { kind?: number } | undefined)?.kind === constants.NODE_PERFORMANCE_GC_MINOR) gcTime.minorMs += entry.duration;
+    if ((entry as { detail?: { kind?: number } }).detail?.kind === constants.NODE_PERFORMANCE_GC_MINOR) gcTime.minorMs += entry.duration;
     else gcTime.majorMs += entry.duration;
   }
 }).observe({ entryTypes: ['gc'] });
