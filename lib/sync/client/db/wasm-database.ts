@@ -91,7 +91,12 @@ export class WasmSqlDatabase implements SqlDatabase {
   all<T extends SqlRow = SqlRow>(sql: string, params?: SqlParams): T[] {
     return this.withStatement(sql, params, (stmt) => {
       const rows: T[] = [];
-      while (stmt.step()) rows.push(stmt.get({}) as T);
+      if (!stmt.step()) return rows;
+      // The names once per call: oo1's get({}) asks SQLite for every column's name on every row,
+      // which made a 10k-row result ~1.7x slower to read than its values (Node, 8 columns).
+      const names = stmt.getColumnNames();
+      do rows.push(toObject<T>(names, stmt.get([]) as SqlValue[]));
+      while (stmt.step());
       return rows;
     });
   }
@@ -105,7 +110,7 @@ export class WasmSqlDatabase implements SqlDatabase {
   }
 
   get<T extends SqlRow = SqlRow>(sql: string, params?: SqlParams): T | undefined {
-    return this.withStatement(sql, params, (stmt) => (stmt.step() ? (stmt.get({}) as T) : undefined));
+    return this.withStatement(sql, params, (stmt) => (stmt.step() ? toObject<T>(stmt.getColumnNames(), stmt.get([]) as SqlValue[]) : undefined));
   }
 
   transaction<T>(fn: () => T): T {
@@ -162,6 +167,18 @@ export class WasmSqlDatabase implements SqlDatabase {
     this.statements.clear();
     this.db.close();
   }
+}
+
+/** A row as an object keyed by column name; of two columns with the same name the last wins, as with oo1's get({}). */
+function toObject<T extends SqlRow>(names: readonly string[], values: readonly SqlValue[]): T {
+  const row: SqlRow = {};
+  for (let i = 0; i < names.length; i++) {
+    const name = names[i]!;
+    // A column named __proto__ is a key like any other, never the object's prototype.
+    if (name === '__proto__') Object.defineProperty(row, name, { value: values[i], enumerable: true, writable: true, configurable: true });
+    else row[name] = values[i]!;
+  }
+  return row as T;
 }
 
 function queryError(sql: string, error: unknown): Error {
