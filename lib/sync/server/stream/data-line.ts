@@ -34,6 +34,21 @@ export async function readDataLine(pool: Pick<pg.Pool, 'connect'>, rulesId: numb
   return { line: writer.finish(end), count: end.count, nextAfter: end.lastOpId ?? after, hasMore: end.hasMore };
 }
 
+const NO_MORE = Buffer.from('"has_more":false,"ops":[');
+const MORE = Buffer.from('"has_more":true,"ops":[');
+
+/**
+ * A page's data line saying `"has_more":true` instead of false, as two pieces to send in turn: a
+ * new head, and the rest of the line as a view of the same buffer (which other streams may be
+ * sending as it is, so it is neither changed nor copied). The first `"has_more":false,"ops":[` is
+ * the head's: inside a JSON string, such as the bucket name before it, every `"` is escaped.
+ */
+export function withHasMore(line: Buffer): [Buffer, Buffer] {
+  const at = line.indexOf(NO_MORE);
+  if (at < 0) throw new Error('withHasMore: not a data line saying "has_more":false');
+  return [Buffer.concat([line.subarray(0, at), MORE]), line.subarray(at + NO_MORE.length)];
+}
+
 /**
  * Room reserved per op beyond its data (reserve): the fixed text, op id, table, row id and
  * checksum, which come to about 130 bytes with a UUID row id. A line that outgrows its estimate

@@ -9,6 +9,7 @@ import type { EncodedPage } from '../hub/loaders';
 import { pageKey, roundOutput, type RoundData, type SharedDiff } from '../hub/round';
 import type { SyncServerLogger } from '../log';
 import { LineChunks } from './chunks';
+import { withHasMore } from './data-line';
 import * as encode from './encode';
 import { advanceState, diffKey, heldState, planDiff, planInitial, splitRange, type CheckpointPlan, type StreamState } from './plan';
 
@@ -372,9 +373,22 @@ export class StreamSession implements HubSubscriber {
         const page = await current;
         if (this.closed || this.expired) return;
         if (page.count === 0) break;
-        if (page.hasMore) current = loaders.page(rulesId, bucket, page.nextAfter, ranges[i]!.upTo);
-        yield page.line;
-        if (!page.hasMore) break;
+        if (page.hasMore) {
+          current = loaders.page(rulesId, bucket, page.nextAfter, ranges[i]!.upTo);
+          yield page.line;
+          continue;
+        }
+        // The range's last page: `has_more` says whether a later range holds ops (their first
+        // pages are being read ahead anyway; an empty one is skipped by the loop above).
+        let later = false;
+        for (let j = i + 1; j < ranges.length && !later; j++) {
+          if (!ahead.has(j)) ahead.set(j, read(j));
+          later = (await ahead.get(j)!).count > 0;
+          if (this.closed || this.expired) return;
+        }
+        if (later) yield* withHasMore(page.line);
+        else yield page.line;
+        break;
       }
     }
   }
