@@ -41,9 +41,9 @@ export interface RoundData {
   /**
    * Whole outputs of the checkpoint (diff line, data, completion lines) as one chunk, for streams
    * whose clients get exactly the same lines: built by the first such stream, written as the same
-   * bytes by all of them. Keyed by the stream (see StreamSession); undefined when not shareable.
+   * bytes by all of them. Keyed by the stream (see StreamSession); null when not shareable.
    */
-  outputs: Map<string, Promise<Uint8Array | undefined>>;
+  outputs: Map<string, Uint8Array | null>;
   /** Diffs planned once for every stream whose client gets the same lines, by diffKey (stream/plan.ts); filled by the streams. */
   diffs: Map<string, SharedDiff>;
 }
@@ -53,8 +53,6 @@ export interface SharedDiff {
   plan: CheckpointPlan;
   /** The checkpoint_diff line, once a stream has encoded it. */
   head?: string;
-  /** The whole output (RoundData.outputs), once a stream has asked for it. */
-  output?: Promise<Uint8Array | undefined>;
   /** The whole output built from the round's read pages (roundOutput); null when it cannot be (not all read, too large). */
   bytes?: Uint8Array | null;
 }
@@ -205,19 +203,28 @@ export interface AcceptedRound {
 
 /**
  * The whole output of a shared diff (its checkpoint_diff line, data lines and completion lines) as
- * one chunk, built once per diff from the round's read pages and kept on it; null when some page
- * was not read by the round, has more to send, or the output would pass SHARED_OUTPUT_MAX_BYTES.
- * Synchronous, so that a round can hand each idle stream its lines without waking it.
+ * one chunk, built once per diff (roundOutputOf) and kept on it. Synchronous, so that a round can
+ * hand each idle stream its lines without waking it.
  */
 export function roundOutput(shared: SharedDiff, round: RoundData): Uint8Array | null {
   if (shared.bytes !== undefined) return shared.bytes;
   const { plan } = shared;
   const { lastOpId, writeCheckpoint } = plan.next;
   shared.head ??= encode.checkpointDiffLine(lastOpId, writeCheckpoint, plan.buckets, plan.removed);
+  shared.bytes = roundOutputOf(shared.head, plan, round);
+  return shared.bytes;
+}
+
+/**
+ * A checkpoint's whole output for `plan` after the line `head`, built from the round's read pages;
+ * null when some page was not read by the round, has more to send, or the output would pass
+ * SHARED_OUTPUT_MAX_BYTES.
+ */
+export function roundOutputOf(head: string, plan: CheckpointPlan, round: RoundData): Uint8Array | null {
+  const { lastOpId } = plan.next;
   const out = new LineChunks(Infinity);
-  out.text(shared.head);
-  let size = shared.head.length;
-  shared.bytes = null;
+  out.text(head);
+  let size = head.length;
   for (const [i, group] of plan.groups.entries()) {
     for (const { bucket, after } of group.sends) {
       const page = round.readyPages.get(pageKey(bucket, after));
@@ -229,6 +236,5 @@ export function roundOutput(shared: SharedDiff, round: RoundData): Uint8Array | 
     if (i < plan.groups.length - 1) out.text(encode.partialCheckpointCompleteLine(lastOpId, group.priority));
   }
   out.text(encode.checkpointCompleteLine(lastOpId));
-  shared.bytes = out.take()!;
-  return shared.bytes;
+  return out.take()!;
 }

@@ -6,7 +6,7 @@ import type { SyncTokenClaims } from '../auth/tokens';
 import { toProtocolError } from '../http/responses';
 import type { ActiveRules, HubSubscriber, SyncHub } from '../hub/hub';
 import type { EncodedPage } from '../hub/loaders';
-import { pageKey, roundOutput, type RoundData, type SharedDiff } from '../hub/round';
+import { pageKey, roundOutput, roundOutputOf, type RoundData, type SharedDiff } from '../hub/round';
 import type { SyncServerLogger } from '../log';
 import { LineChunks } from './chunks';
 import { withHasMore } from './data-line';
@@ -21,9 +21,6 @@ const FLUSH_BYTES = 64 * 1024;
  * at a time. More did not help on a 2-core machine (bench/stream.ts); each costs a page of memory.
  */
 const LOOKAHEAD = 1;
-
-/** A round's shared output is built only up to this size; a larger checkpoint goes out page by page as usual. */
-const SHARED_OUTPUT_MAX_BYTES = 1024 * 1024;
 
 /**
  * After the token expires, a stream still sending gets this long to reach a page boundary and end
@@ -322,8 +319,7 @@ export class StreamSession implements HubSubscriber {
     const diffLine = () => encode.checkpointDiffLine(lastOpId, writeCheckpoint, plan.buckets, plan.removed);
     const head = initial ? encode.checkpointLine(lastOpId, writeCheckpoint, rules.tag, plan.buckets) : diff ? (diff.head ??= diffLine()) : diffLine();
     if (round && !initial) {
-      const shared = await (diff ? (diff.output ??= sharedOutput(head, plan, round)) : sharedOutput(head, plan, round));
-      if (this.closed) return false;
+      const shared = diff ? roundOutput(diff, round) : sharedOutput(head, plan, round);
       if (shared) {
         yield shared;
         return true;
@@ -396,43 +392,25 @@ export class StreamSession implements HubSubscriber {
 
 /**
  * A round's checkpoint for this plan as one chunk, shared with every stream of the round whose
- * client gets the same lines (same diff line, same pages from the same positions): the first
- * stream builds it, the others write the same bytes. Undefined when the data is not entirely in
- * the round's pages (a bucket with more than a page to send, or one the round did not read).
+ * client gets the same lines (same head line, same pages from the same positions): the first
+ * stream builds it (roundOutputOf), the others write the same bytes. Null when the data is not
+ * entirely in the round's pages (a bucket with more than a page to send, or one the round did not read).
  */
-function sharedOutput(head: string, plan: CheckpointPlan, round: RoundData): Promise<Uint8Array | undefined> {
+function sharedOutput(head: string, plan: CheckpointPlan, round: RoundData): Uint8Array | null {
   let key = head;
   for (const group of plan.groups) {
     key += `\u0000${group.priority}`;
     for (const { bucket, after } of group.sends) {
-      if (!round.pages.has(pageKey(bucket, after))) return Promise.resolve(undefined);
+      if (!round.readyPages.has(pageKey(bucket, after))) return null;
       key += `\u0001${bucket}\u0001${after}`;
     }
   }
   let output = round.outputs.get(key);
-  if (!output) {
-    output = buildOutput(head, plan, round.pages);
+  if (output === undefined) {
+    output = roundOutputOf(head, plan, round);
     round.outputs.set(key, output);
   }
   return output;
-}
-
-async function buildOutput(head: string, plan: CheckpointPlan, pages: ReadonlyMap<string, Promise<EncodedPage>>): Promise<Uint8Array | undefined> {
-  const { lastOpId } = plan.next;
-  const out = new LineChunks(Infinity);
-  out.text(head);
-  let size = head.length;
-  for (const [i, group] of plan.groups.entries()) {
-    for (const { bucket, after } of group.sends) {
-      const page = await pages.get(pageKey(bucket, after))!;
-      size += page.line.length;
-      if (page.hasMore || size > SHARED_OUTPUT_MAX_BYTES) return undefined;
-      if (page.count > 0) out.bytes(page.line);
-    }
-    if (i < plan.groups.length - 1) out.text(encode.partialCheckpointCompleteLine(lastOpId, group.priority));
-  }
-  out.text(encode.checkpointCompleteLine(lastOpId));
-  return out.take();
 }
 
 function utf8(lines: string): Uint8Array {
