@@ -187,17 +187,30 @@ export interface WriteCheckpointsAt {
 }
 
 /**
+ * The start of both write checkpoint statements below: the checkpoint's LSN ($1 rules id, $2 op
+ * id) as `cp`, and the columns lsn and max_id; each adds its own `found`.
+ */
+const WRITE_CHECKPOINTS_AT = `WITH cp AS (SELECT lsn FROM lockstep.checkpoints WHERE rules_id = $1 AND op_id = $2)
+             SELECT (SELECT lsn::text FROM cp) AS lsn,
+                    (SELECT max(id) FROM lockstep.write_checkpoints) AS max_id,`;
+
+/** A row of those statements: found holds [user id, client id, write checkpoint id]. */
+interface WriteCheckpointsRow {
+  lsn: string | null;
+  max_id: string | null;
+  found: Array<[string, string, string]> | null;
+}
+
+/**
  * writeCheckpointsFor at a checkpoint given by op id (its LSN is read in the same statement):
  * the checkpoint's LSN (null when it has none) and, for each client that has one at or before
  * it, its highest write checkpoint id, keyed by clientKey.
  */
 export async function writeCheckpointsAt(db: Queryable, rulesId: number, checkpointOpId: number, clients: ReadonlyArray<{ userId: string; clientId: string }>): Promise<WriteCheckpointsAt> {
-  const { rows } = await db.query<{ lsn: string | null; max_id: string | null; found: Array<[string, string, string]> | null }>(
+  const { rows } = await db.query<WriteCheckpointsRow>(
     {
       name: 'lockstep_write_checkpoints_at_v2',
-      text: `WITH cp AS (SELECT lsn FROM lockstep.checkpoints WHERE rules_id = $1 AND op_id = $2)
-             SELECT (SELECT lsn::text FROM cp) AS lsn,
-                    (SELECT max(id) FROM lockstep.write_checkpoints) AS max_id,
+      text: `${WRITE_CHECKPOINTS_AT}
                     (SELECT json_agg(json_build_array(c.user_id, c.client_id, w.id::text))
                        FROM unnest($3::text[], $4::text[]) AS c(user_id, client_id)
                        CROSS JOIN LATERAL (SELECT max(id) AS id FROM lockstep.write_checkpoints w
@@ -225,12 +238,10 @@ export async function writeCheckpointsAt(db: Queryable, rulesId: number, checkpo
  *   const at = await writeCheckpointsReachedAt(pool, rulesId, checkpoint.opId, olderMaxId, previous.lsn);
  */
 export async function writeCheckpointsReachedAt(db: Queryable, rulesId: number, checkpointOpId: number, afterId: number, afterLsn: string): Promise<WriteCheckpointsAt> {
-  const { rows } = await db.query<{ lsn: string | null; max_id: string | null; found: Array<[string, string, string]> | null }>(
+  const { rows } = await db.query<WriteCheckpointsRow>(
     {
       name: 'lockstep_write_checkpoints_reached_at',
-      text: `WITH cp AS (SELECT lsn FROM lockstep.checkpoints WHERE rules_id = $1 AND op_id = $2)
-             SELECT (SELECT lsn::text FROM cp) AS lsn,
-                    (SELECT max(id) FROM lockstep.write_checkpoints) AS max_id,
+      text: `${WRITE_CHECKPOINTS_AT}
                     (SELECT json_agg(json_build_array(f.user_id, f.client_id, f.id::text))
                        FROM (SELECT w.user_id, w.client_id, max(w.id) AS id FROM lockstep.write_checkpoints w
                               WHERE (w.id > $3 OR w.lsn > $4::pg_lsn) AND w.lsn <= (SELECT lsn FROM cp)
@@ -247,6 +258,6 @@ export async function maxWriteCheckpointId(db: Queryable): Promise<number> {
   return int8(rows[0]?.max_id);
 }
 
-function reached(r: { lsn: string | null; max_id: string | null; found: Array<[string, string, string]> | null }): WriteCheckpointsAt {
+function reached(r: WriteCheckpointsRow): WriteCheckpointsAt {
   return { lsn: r.lsn, maxId: int8(r.max_id), ids: new Map((r.found ?? []).map(([user, client, id]) => [clientKey(user, client), int8(id)])) };
 }
