@@ -263,6 +263,10 @@ async function snapshotScenario(adminUrl: string, figures: Figure[]): Promise<vo
   await app.query("SELECT pg_create_logical_replication_slot('bench_raw_decode', 'pgoutput')");
   const backlog = await writeWorkload(app, list, STREAM_CHANGES);
   const target = await walInsertLsn(app);
+  // On restart the walsender decodes again from the slot's restart_lsn (which follows the server's
+  // running-transactions records, every 15 s or so, not each confirmation) up to its confirmed
+  // position, skipping what it has sent: WAL of the first part, the storage database's included.
+  const reread = await rereadBytes(app, storage, target);
   const restarted = new Replicator({ sourceUrl: db.app, storageUrl: db.storage, rules, log: process.env.BENCH_LOG ? createLogger({ bench: true }, 'debug') : silentLogger, compactEveryMs: 0, ...BATCH });
   const names = { app: new URL(db.app).pathname.slice(1), storage: new URL(db.storage).pathname.slice(1) };
   const serverBefore = await serverUsage(app, names.storage, names.app);
@@ -288,7 +292,7 @@ async function snapshotScenario(adminUrl: string, figures: Figure[]): Promise<vo
   const alongside = changes / (streamMs / 1000);
   const catchUp = backlog / (catchUpMs / 1000);
   figures.push({ scenario: 2, case: `${changes.toLocaleString('en')} row changes (4:2:1 insert/update/delete, 1k-row txns), writer running alongside`, ours: `${rate(changes, streamMs)} (the writer, ${WRITERS} connection${WRITERS === 1 ? '' : 's'}: ${rate(changes, writeMs)}; caught up ${tailMs.toFixed(0)} ms after it${tailMs < 0.05 * streamMs ? ': bounded by the writer' : ''})`, baseline, ratio: `${(alongside / base).toFixed(2)}× of decode`, target: '>= 30,000 changes/s', met: alongside >= 30_000 });
-  figures.push({ scenario: 2, case: `catching up a backlog of ${backlog.toLocaleString('en')} such changes after a restart`, ours: `${rate(backlog, catchUpMs)} (a change: Node CPU ${cpuPerChange.toFixed(1)} µs${serverCpu})`, baseline, ratio: `${(catchUp / base).toFixed(2)}× of decode`, target: '>= 30,000 changes/s', met: catchUp >= 30_000 });
+  figures.push({ scenario: 2, case: `catching up a backlog of ${backlog.toLocaleString('en')} such changes after a restart`, ours: `${rate(backlog, catchUpMs)} (a change: Node CPU ${cpuPerChange.toFixed(1)} µs${serverCpu}; the walsender first re-read ${(reread.before / 1e6).toFixed(1)} MB of WAL before the slot's confirmed position, then ${(reread.backlog / 1e6).toFixed(1)} MB of backlog)`, baseline, ratio: `${(catchUp / base).toFixed(2)}× of decode`, target: '>= 30,000 changes/s', met: catchUp >= 30_000 });
 
   await restarted.stop();
   await runningAgain;
@@ -368,6 +372,19 @@ async function dropSlot(app: pg.Pool, slot: string): Promise<void> {
       await new Promise((r) => setTimeout(r, 50));
     }
   }
+}
+
+/**
+ * WAL bytes between the active slot's restart_lsn and its confirmed position (what a restarted
+ * walsender decodes again before it sends anything), and from there to `target` (the backlog).
+ */
+async function rereadBytes(app: pg.Pool, storage: pg.Pool, target: string): Promise<{ before: number; backlog: number }> {
+  const slot = (await storage.query<{ slot_name: string }>("SELECT slot_name FROM lockstep.rules_versions WHERE state = 'active'")).rows[0]?.slot_name;
+  const { rows } = await app.query<{ before: string | null; backlog: string | null }>(
+    'SELECT pg_wal_lsn_diff(confirmed_flush_lsn, restart_lsn)::text AS before, pg_wal_lsn_diff($2::pg_lsn, confirmed_flush_lsn)::text AS backlog FROM pg_replication_slots WHERE slot_name = $1',
+    [slot, target],
+  );
+  return { before: Number(rows[0]?.before ?? 0), backlog: Number(rows[0]?.backlog ?? 0) };
 }
 
 async function walInsertLsn(app: pg.Pool): Promise<string> {
