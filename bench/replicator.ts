@@ -19,12 +19,16 @@
  *   --repeat=N              run the selected parts N times in one process (figures of each run);
  *   --chunk=N               snapshot rows per chunk (the replicator's default otherwise);
  *   --batch=N               source changes per storage commit while streaming (likewise);
+ *   --storage-cluster=separate  bucket storage in a second local cluster (as with SYNC_DATABASE_URL on
+ *                           another server): its WAL is then not in the source's, which the walsender
+ *                           reads; default: one cluster for both (storage's WAL read and skipped too);
  *   --writers=N             connections writing the workload of 2's first part in parallel (default 2).
  *                           With the writer alongside, the replicator cannot go faster than the
  *                           writer: the figure says when it caught up within 5% of the run's time,
  *                           that is, when the writer bounded it.
  * Its Postgres lives in .data/pg-bench-replicator (no other benchmark uses it) on a free port;
  * BENCH_PG_DIR gives a run a cluster of its own (two runs cannot share one: the second refuses to start).
+ * With --storage-cluster=separate the storage cluster lives in the same directory name + "-storage".
  * BENCH_CPU_PROFILE=DIR writes a .cpuprofile of this process for each measured snapshot and catch-up
  * (only while it is measured), BENCH_LOG=1 the replicator's debug log.
  */
@@ -54,6 +58,9 @@ const REPEAT = Number(option('repeat') ?? 1);
 const CHUNK = option('chunk') ? { chunkSize: Number(option('chunk')) } : {};
 const WRITERS = Number(option('writers') ?? 2);
 const BATCH = option('batch') ? { maxBatchChanges: Number(option('batch')) } : {};
+const SEPARATE_STORAGE = option('storage-cluster') === 'separate';
+/** Said in each figure's case when storage has a cluster of its own. */
+const WHERE = SEPARATE_STORAGE ? ' (storage in a second cluster)' : '';
 const SNAPSHOT_ROWS = quick ? 20_000 : 100_000;
 const STREAM_CHANGES = quick ? 30_000 : 150_000;
 const BIG_BUCKET = quick ? 100_000 : 1_000_000;
@@ -109,18 +116,25 @@ function processTicks(pid: number): number | undefined {
  * this machine; with DATABASE_URL the server may not: then undefined). Storage is the backends of
  * the storage database (the replicator's pool), walsender the app database's walsenders.
  */
-async function serverUsage(db: pg.Pool, storageName: string, appName: string): Promise<ServerUsage | undefined> {
+async function serverUsage(clusters: pg.Pool[], storageName: string, appName: string): Promise<ServerUsage | undefined> {
   if (process.env.DATABASE_URL || !fs.existsSync('/proc/self/stat')) return undefined;
-  const { rows } = await db.query<{ pid: number; datname: string | null; backend_type: string }>('SELECT pid, datname, backend_type FROM pg_stat_activity WHERE pid <> pg_backend_pid()');
-  const wal = (await db.query<{ bytes: string; fpi: string }>('SELECT wal_bytes::text AS bytes, wal_fpi::text AS fpi FROM pg_stat_wal')).rows[0]!;
   const ticks: ServerUsage['ticks'] = new Map();
-  for (const r of rows) {
-    const t = processTicks(r.pid);
-    if (t === undefined) continue;
-    const group = r.backend_type === 'walsender' && r.datname === appName ? 'walsender' : r.backend_type === 'client backend' && r.datname === storageName ? 'storage' : 'other';
-    ticks.set(r.pid, { group, ticks: t });
+  let walBytes = 0;
+  let walFpi = 0;
+  // One pool per cluster: with storage in a cluster of its own, its WAL is counted too.
+  for (const db of clusters) {
+    const { rows } = await db.query<{ pid: number; datname: string | null; backend_type: string }>('SELECT pid, datname, backend_type FROM pg_stat_activity WHERE pid <> pg_backend_pid()');
+    const wal = (await db.query<{ bytes: string; fpi: string }>('SELECT wal_bytes::text AS bytes, wal_fpi::text AS fpi FROM pg_stat_wal')).rows[0]!;
+    walBytes += Number(wal.bytes);
+    walFpi += Number(wal.fpi);
+    for (const r of rows) {
+      const t = processTicks(r.pid);
+      if (t === undefined) continue;
+      const group = r.backend_type === 'walsender' && r.datname === appName ? 'walsender' : r.backend_type === 'client backend' && r.datname === storageName ? 'storage' : 'other';
+      ticks.set(r.pid, { group, ticks: t });
+    }
   }
-  return { ticks, walBytes: Number(wal.bytes), walFpi: Number(wal.fpi) };
+  return { ticks, walBytes, walFpi };
 }
 
 /** Per change between two serverUsage readings: µs of CPU per group, WAL bytes; processes that started in between count from zero. */
@@ -140,30 +154,48 @@ function walsenderPerChange(before: ServerUsage | undefined, after: ServerUsage 
   return ` (walsender ${((ticks * 1e6) / TICKS_PER_SECOND / changes).toFixed(1)} µs a change)`;
 }
 
-async function withServer<T>(fn: (adminUrl: string) => Promise<T>): Promise<T> {
-  let cluster: LocalCluster | undefined;
-  const adminUrl = process.env.DATABASE_URL
-    ? withDatabase(process.env.DATABASE_URL, 'postgres')
-    : (cluster = await startLocalCluster({ dataDir: process.env.BENCH_PG_DIR ?? '.data/pg-bench-replicator', port: await freePort(), log: () => {} })).url('postgres');
+/** The admin URLs of the source's server and of bucket storage's (the same one unless --storage-cluster=separate). */
+interface Servers {
+  app: string;
+  storage: string;
+}
+
+async function withServer<T>(fn: (servers: Servers) => Promise<T>): Promise<T> {
+  const clusters: LocalCluster[] = [];
+  const local = async (dataDir: string) => {
+    const cluster = await startLocalCluster({ dataDir, port: await freePort(), log: () => {} });
+    clusters.push(cluster);
+    return cluster.url('postgres');
+  };
   try {
-    return await fn(adminUrl);
+    if (process.env.DATABASE_URL && SEPARATE_STORAGE) throw new Error('--storage-cluster=separate needs the local clusters (unset DATABASE_URL)');
+    const dir = process.env.BENCH_PG_DIR ?? '.data/pg-bench-replicator';
+    const app = process.env.DATABASE_URL ? withDatabase(process.env.DATABASE_URL, 'postgres') : await local(dir);
+    const storage = SEPARATE_STORAGE ? await local(`${dir}-storage`) : app;
+    return await fn({ app, storage });
   } finally {
-    await cluster?.stop();
+    for (const cluster of clusters) await cluster.stop();
   }
 }
 
-async function freshDatabases(adminUrl: string, tag: string): Promise<{ app: string; storage: string }> {
+/** Drops the databases (and the app database's slots) if they exist. */
+async function dropDatabases(adminUrl: string, names: string[], create: boolean): Promise<void> {
   const admin = new pg.Client({ connectionString: adminUrl });
   await admin.connect();
-  const names = { app: `bench_app_${tag}`, storage: `bench_store_${tag}` };
-  for (const name of Object.values(names)) {
+  for (const name of names) {
     await admin.query('SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = $1', [name]);
     await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-    await admin.query(`CREATE DATABASE ${name}`);
+    if (create) await admin.query(`CREATE DATABASE ${name}`);
   }
   await admin.end();
-  const app = withDatabase(adminUrl, names.app);
-  const storage = withDatabase(adminUrl, names.storage);
+}
+
+async function freshDatabases(servers: Servers, tag: string): Promise<{ app: string; storage: string }> {
+  const names = { app: `bench_app_${tag}`, storage: `bench_store_${tag}` };
+  await dropDatabases(servers.app, [names.app], true);
+  await dropDatabases(servers.storage, [names.storage], true);
+  const app = withDatabase(servers.app, names.app);
+  const storage = withDatabase(servers.storage, names.storage);
   await migrateAppDatabase(app);
   await migrateStorage(storage);
   const pool = new pg.Pool({ connectionString: app });
@@ -215,8 +247,8 @@ async function copyBaseline(appUrl: string): Promise<number> {
   return ms;
 }
 
-async function snapshotScenario(adminUrl: string, figures: Figure[]): Promise<void> {
-  const db = await freshDatabases(adminUrl, 'snapshot');
+async function snapshotScenario(servers: Servers, figures: Figure[]): Promise<void> {
+  const db = await freshDatabases(servers, 'snapshot');
   const app = new pg.Pool({ connectionString: db.app });
   const storage = new pg.Pool({ connectionString: db.storage });
   // An idle connection the server ends (it stops after a failed run) must not end the process
@@ -235,7 +267,7 @@ async function snapshotScenario(adminUrl: string, figures: Figure[]): Promise<vo
   const ms = performance.now() - started;
   const cpuMs = cpuMsSince(snapshotCpu);
   await profiled();
-  figures.push({ scenario: 1, case: `${SNAPSHOT_ROWS.toLocaleString('en')} todos into bucket storage`, ours: `${ms.toFixed(0)} ms (Node CPU ${cpuMs.toFixed(0)} ms)`, baseline: `COPY TO STDOUT ${copyMs.toFixed(0)} ms`, ratio: `${(ms / copyMs).toFixed(1)}× of COPY`, target: '100k rows <= 2,000 ms', met: quick ? null : ms <= 2000 });
+  figures.push({ scenario: 1, case: `${SNAPSHOT_ROWS.toLocaleString('en')} todos into bucket storage${WHERE}`, ours: `${ms.toFixed(0)} ms (Node CPU ${cpuMs.toFixed(0)} ms)`, baseline: `COPY TO STDOUT ${copyMs.toFixed(0)} ms`, ratio: `${(ms / copyMs).toFixed(1)}× of COPY`, target: '100k rows <= 2,000 ms', met: quick ? null : ms <= 2000 });
   if (!part('stream')) {
     await replicator.stop();
     await running;
@@ -269,7 +301,8 @@ async function snapshotScenario(adminUrl: string, figures: Figure[]): Promise<vo
   const reread = await rereadBytes(app, storage, target);
   const restarted = new Replicator({ sourceUrl: db.app, storageUrl: db.storage, rules, log: process.env.BENCH_LOG ? createLogger({ bench: true }, 'debug') : silentLogger, compactEveryMs: 0, ...BATCH });
   const names = { app: new URL(db.app).pathname.slice(1), storage: new URL(db.storage).pathname.slice(1) };
-  const serverBefore = await serverUsage(app, names.storage, names.app);
+  const clusters = SEPARATE_STORAGE ? [app, storage] : [app];
+  const serverBefore = await serverUsage(clusters, names.storage, names.app);
   const profiledCatchUp = await cpuProfile('catch-up');
   const catchUpStart = performance.now();
   const cpuStart = process.cpuUsage();
@@ -280,10 +313,10 @@ async function snapshotScenario(adminUrl: string, figures: Figure[]): Promise<vo
   // Node's CPU time (the replicator, and the light catch-up check): a figure the machine's other load moves less than rates.
   const cpu = process.cpuUsage(cpuStart);
   const cpuPerChange = (cpu.user + cpu.system) / backlog;
-  const serverCpu = serverPerChange(serverBefore, await serverUsage(app, names.storage, names.app), backlog);
-  const decodeBefore = await serverUsage(app, names.storage, names.app);
+  const serverCpu = serverPerChange(serverBefore, await serverUsage(clusters, names.storage, names.app), backlog);
+  const decodeBefore = await serverUsage(clusters, names.storage, names.app);
   let decodeAfter: ServerUsage | undefined;
-  const decodeMs = await rawDecode(db.app, target, async () => void (decodeAfter = await serverUsage(app, names.storage, names.app)));
+  const decodeMs = await rawDecode(db.app, target, async () => void (decodeAfter = await serverUsage(clusters, names.storage, names.app)));
   const decodeCpu = walsenderPerChange(decodeBefore, decodeAfter, backlog);
   await dropSlot(app, 'bench_raw_decode');
   const base = backlog / (decodeMs / 1000);
@@ -291,8 +324,8 @@ async function snapshotScenario(adminUrl: string, figures: Figure[]): Promise<vo
   const baseline = `raw pgoutput decode ${Math.round(base).toLocaleString('en')} changes/s${decodeCpu}`;
   const alongside = changes / (streamMs / 1000);
   const catchUp = backlog / (catchUpMs / 1000);
-  figures.push({ scenario: 2, case: `${changes.toLocaleString('en')} row changes (4:2:1 insert/update/delete, 1k-row txns), writer running alongside`, ours: `${rate(changes, streamMs)} (the writer, ${WRITERS} connection${WRITERS === 1 ? '' : 's'}: ${rate(changes, writeMs)}; caught up ${tailMs.toFixed(0)} ms after it${tailMs < 0.05 * streamMs ? ': bounded by the writer' : ''})`, baseline, ratio: `${(alongside / base).toFixed(2)}× of decode`, target: '>= 30,000 changes/s', met: alongside >= 30_000 });
-  figures.push({ scenario: 2, case: `catching up a backlog of ${backlog.toLocaleString('en')} such changes after a restart`, ours: `${rate(backlog, catchUpMs)} (a change: Node CPU ${cpuPerChange.toFixed(1)} µs${serverCpu}; the walsender first re-read ${(reread.before / 1e6).toFixed(1)} MB of WAL before the slot's confirmed position, then ${(reread.backlog / 1e6).toFixed(1)} MB of backlog)`, baseline, ratio: `${(catchUp / base).toFixed(2)}× of decode`, target: '>= 30,000 changes/s', met: catchUp >= 30_000 });
+  figures.push({ scenario: 2, case: `${changes.toLocaleString('en')} row changes (4:2:1 insert/update/delete, 1k-row txns), writer running alongside${WHERE}`, ours: `${rate(changes, streamMs)} (the writer, ${WRITERS} connection${WRITERS === 1 ? '' : 's'}: ${rate(changes, writeMs)}; caught up ${tailMs.toFixed(0)} ms after it${tailMs < 0.05 * streamMs ? ': bounded by the writer' : ''})`, baseline, ratio: `${(alongside / base).toFixed(2)}× of decode`, target: '>= 30,000 changes/s', met: alongside >= 30_000 });
+  figures.push({ scenario: 2, case: `catching up a backlog of ${backlog.toLocaleString('en')} such changes after a restart${WHERE}`, ours: `${rate(backlog, catchUpMs)} (a change: Node CPU ${cpuPerChange.toFixed(1)} µs${serverCpu}; the walsender first re-read ${(reread.before / 1e6).toFixed(1)} MB of WAL before the slot's confirmed position, then ${(reread.backlog / 1e6).toFixed(1)} MB of backlog)`, baseline, ratio: `${(catchUp / base).toFixed(2)}× of decode`, target: '>= 30,000 changes/s', met: catchUp >= 30_000 });
 
   await restarted.stop();
   await runningAgain;
@@ -304,9 +337,9 @@ async function snapshotScenario(adminUrl: string, figures: Figure[]): Promise<vo
  * Scenario 1 at the other sizes (snapshotScenario measures SNAPSHOT_ROWS): a fresh database of N
  * todos, the COPY baseline, then the replicator from start until its first version is active.
  */
-async function snapshotSizes(adminUrl: string, figures: Figure[]): Promise<void> {
+async function snapshotSizes(servers: Servers, figures: Figure[]): Promise<void> {
   for (const size of SIZES) {
-    const db = await freshDatabases(adminUrl, `snapshot_${size}`);
+    const db = await freshDatabases(servers, `snapshot_${size}`);
     const app = new pg.Pool({ connectionString: db.app });
     const storage = new pg.Pool({ connectionString: db.storage });
     try {
@@ -327,14 +360,8 @@ async function snapshotSizes(adminUrl: string, figures: Figure[]): Promise<void>
     } finally {
       await app.end();
       await storage.end();
-      const admin = new pg.Client({ connectionString: adminUrl });
-      await admin.connect();
-      for (const url of [db.app, db.storage]) {
-        const name = new URL(url).pathname.slice(1);
-        await admin.query('SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = $1', [name]);
-        await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      }
-      await admin.end();
+      await dropDatabases(servers.app, [new URL(db.app).pathname.slice(1)], false);
+      await dropDatabases(servers.storage, [new URL(db.storage).pathname.slice(1)], false);
     }
   }
 }
@@ -426,8 +453,8 @@ async function rawDecode(appUrl: string, upTo: string, beforeStop: () => Promise
   return finishedAt - started;
 }
 
-async function latencyScenario(adminUrl: string, figures: Figure[]): Promise<void> {
-  const db = await freshDatabases(adminUrl, 'latency');
+async function latencyScenario(servers: Servers, figures: Figure[]): Promise<void> {
+  const db = await freshDatabases(servers, 'latency');
   const app = new pg.Pool({ connectionString: db.app });
   const small = await seedList(app, 'small', 10);
   const big = await seedList(app, 'big', BIG_BUCKET);
@@ -461,11 +488,11 @@ async function latencyScenario(adminUrl: string, figures: Figure[]): Promise<voi
 /** Runs every replicator scenario and returns the figures. */
 export async function benchReplicator(): Promise<Figure[]> {
   const figures: Figure[] = [];
-  await withServer(async (adminUrl) => {
+  await withServer(async (servers) => {
     for (let run = 0; run < REPEAT; run++) {
-      if (part('snapshot')) await snapshotScenario(adminUrl, figures);
-      if (part('sizes')) await snapshotSizes(adminUrl, figures);
-      if (part('latency')) await latencyScenario(adminUrl, figures);
+      if (part('snapshot')) await snapshotScenario(servers, figures);
+      if (part('sizes')) await snapshotSizes(servers, figures);
+      if (part('latency')) await latencyScenario(servers, figures);
     }
   });
   return figures;
