@@ -159,9 +159,19 @@ export interface ServerChild {
   stop(): Promise<void>;
 }
 
+/**
+ * V8 options for the server process (either endpoint), e.g. BENCH_SERVER_NODE_OPTIONS=--max-semi-space-size=32
+ * to see what a larger young generation does to the fan-out's scavenges.
+ */
+const serverNodeOptions = (process.env.BENCH_SERVER_NODE_OPTIONS ?? '').split(/\s+/).filter(Boolean);
+
 /** bench/stream-server.ts as a child process; resolves once it listens. */
 export async function startServer(env: Record<string, string>): Promise<ServerChild> {
-  const child = fork('bench/stream-server.ts', [], { env: { ...process.env, ...env }, execArgv: ['--expose-gc', '--max-old-space-size=4096', ...(process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir=' + process.env.BENCH_CPU_PROF] : []), '--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const child = fork('bench/stream-server.ts', [], {
+    env: { ...process.env, ...env },
+    execArgv: ['--expose-gc', '--max-old-space-size=4096', ...serverNodeOptions, ...(process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir=' + process.env.BENCH_CPU_PROF] : []), '--import', 'tsx'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
   const next = <T extends ServerMessage['type']>(type: T) =>
     new Promise<Extract<ServerMessage, { type: T }>>((resolve, reject) => {
       const onMessage = (m: ServerMessage) => {
@@ -210,7 +220,7 @@ export async function startNextServer(env: Record<string, string>, distDir: stri
       ...process.env,
       ...env,
       // Not the bench's own NODE_OPTIONS (tsx's loader must not run in the server).
-      NODE_OPTIONS: `--expose-gc --max-old-space-size=4096 --require ${path.resolve('bench/next-probe.cjs')}`,
+      NODE_OPTIONS: [`--expose-gc --max-old-space-size=4096`, ...serverNodeOptions, `--require ${path.resolve('bench/next-probe.cjs')}`].join(' '),
       NODE_ENV: 'production',
       LOCKSTEP_DIST_DIR: distDir,
       NEXT_TELEMETRY_DISABLED: '1',

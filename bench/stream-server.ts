@@ -23,7 +23,8 @@ export type ServerMessage =
 /** Time spent in garbage collection so far, in ms: scavenges (young generation) and the rest (mark-compact and its incremental steps). */
 export type GcTime = { minorMs: number; majorMs: number };
 
-export type RoundCounts = { rounds: number; sent: number; woken: number; readMs: number; handMs: number };
+/** SyncHub.roundCounts; the slice figures are absent from servers built before they were counted. */
+export type RoundCounts = { rounds: number; sent: number; woken: number; readMs: number; handMs: number; firstSliceMs?: number; slicedRounds?: number; lookupsRead?: number };
 
 const server = new SyncServer({
   rules: compileSyncRules(syncConfig),

@@ -261,7 +261,10 @@ function roundsBetween(before: RoundCounts, after: RoundCounts): string {
   const n = after.rounds - before.rounds;
   // NaN: a server without SyncHub.roundCounts (an older build).
   if (!(n > 0)) return 'no rounds counted';
-  return `${n} rounds: ${((after.readMs - before.readMs) / n).toFixed(1)} ms / ${((after.handMs - before.handMs) / n).toFixed(1)} ms (${fmt(after.sent - before.sent)} / ${fmt(after.woken - before.woken)})`;
+  const sliced = (after.slicedRounds ?? 0) - (before.slicedRounds ?? 0);
+  const first = sliced > 0 ? `, first slice's lines written ${(((after.firstSliceMs ?? 0) - (before.firstSliceMs ?? 0)) / sliced).toFixed(1)} ms after the reads` : '';
+  const lookups = after.lookupsRead === undefined ? '' : `; streams whose lookups were read: ${fmt(after.lookupsRead - (before.lookupsRead ?? 0))}`;
+  return `${n} rounds: ${((after.readMs - before.readMs) / n).toFixed(1)} ms / ${((after.handMs - before.handMs) / n).toFixed(1)} ms (${fmt(after.sent - before.sent)} / ${fmt(after.woken - before.woken)})${first}${lookups}`;
 }
 
 /** Commit → line latency with the clients connected now; markers are numbered from `base` (unique across steps). */

@@ -33,7 +33,7 @@ export {
 } from './rules-versions';
 export { createWriteCheckpoint, writeCheckpointFor, WRITE_CHECKPOINT_HISTORY } from './write-checkpoints';
 export { storageStats, type StorageStats } from './stats';
-export { listenCheckpoints, parseCheckpointNotice, type CheckpointListener, type CheckpointNotice, type ListenCheckpointsOptions } from './listen';
+export { listenCheckpoints, parameterNoticesEnabled, parseCheckpointNotice, PARAMETER_CHANNEL, type CheckpointListener, type CheckpointNotice, type ListenCheckpointsOptions } from './listen';
 export { StorageErrorCode } from './errors';
 export { lsnToBigInt } from './sql';
 export type * from './types';

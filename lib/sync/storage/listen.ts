@@ -1,5 +1,12 @@
 import pg from 'pg';
 import { CHECKPOINT_CHANNEL } from './commit-batch';
+import type { Queryable } from './types';
+
+/**
+ * The channel every statement that writes the parameter index notifies (empty payload), in the
+ * writing transaction: before that transaction's checkpoint notice (migration 0012).
+ */
+export const PARAMETER_CHANNEL = 'lockstep_parameters';
 
 export interface CheckpointNotice {
   rulesId: number;
@@ -12,6 +19,12 @@ export interface ListenCheckpointsOptions {
    * connection was down are lost, so on a reconnect re-read latestCheckpoint.
    */
   onConnect?: (info: { reconnect: boolean }) => void;
+  /**
+   * Also listens on PARAMETER_CHANNEL: called when the parameter index changed, before the notice of
+   * the checkpoint that includes the change. Notices sent while the connection was down are lost
+   * (onConnect with reconnect=true says so).
+   */
+  onParameterChange?: () => void;
   /** Connection errors and failing callbacks; the listener keeps going. Defaults to console.warn. */
   onError?: (error: Error) => void;
   /** Reconnect backoff: doubles from minDelayMs up to maxDelayMs. */
@@ -72,6 +85,14 @@ export function listenCheckpoints(url: string, onCheckpoint: (notice: Checkpoint
     const client = new pg.Client({ connectionString: url, keepAlive: true });
     current = client;
     client.on('notification', (message) => {
+      if (message.channel === PARAMETER_CHANNEL && options.onParameterChange) {
+        try {
+          options.onParameterChange();
+        } catch (error: unknown) {
+          onError(asError(error));
+        }
+        return;
+      }
       if (message.channel !== CHECKPOINT_CHANNEL) return;
       const notice = parseCheckpointNotice(message.payload);
       if (!notice) return onError(new Error(`unexpected ${CHECKPOINT_CHANNEL} payload "${message.payload}"`));
@@ -89,7 +110,7 @@ export function listenCheckpoints(url: string, onCheckpoint: (notice: Checkpoint
     client.on('end', () => retire(client));
     try {
       await client.connect();
-      await client.query(`LISTEN ${CHECKPOINT_CHANNEL}`);
+      await client.query(options.onParameterChange ? `LISTEN ${PARAMETER_CHANNEL}; LISTEN ${CHECKPOINT_CHANNEL}` : `LISTEN ${CHECKPOINT_CHANNEL}`);
     } catch (error: unknown) {
       if (closed) return; // close() ended this connection while it was opening
       onError(asError(error));
@@ -118,4 +139,15 @@ export function listenCheckpoints(url: string, onCheckpoint: (notice: Checkpoint
       }
     },
   };
+}
+
+/**
+ * Whether bucket storage sends PARAMETER_CHANNEL notices (migration 0012 applied). Without them a
+ * listener cannot tell when the parameter index changed and must assume it may have, every time.
+ */
+export async function parameterNoticesEnabled(db: Queryable): Promise<boolean> {
+  const { rows } = await db.query<{ enabled: boolean }>(
+    "SELECT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = 'parameter_index_changed' AND tgrelid = 'lockstep.parameter_index'::regclass AND tgenabled <> 'D') AS enabled",
+  );
+  return rows[0]?.enabled === true;
 }

@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import type { CompiledSyncRules } from '@/lib/sync/config';
 import { SyncErrorCode, SyncProtocolError } from '@/lib/sync/protocol';
-import { latestCheckpoint, listenCheckpoints, rulesVersionInState, type CheckpointListener, type CheckpointNotice, type PageLimits, type RulesVersion } from '@/lib/sync/storage';
+import { latestCheckpoint, listenCheckpoints, parameterNoticesEnabled, rulesVersionInState, type CheckpointListener, type CheckpointNotice, type PageLimits, type RulesVersion } from '@/lib/sync/storage';
 import type { SyncServerLogger } from '../log';
 import { createLoaders, type StreamLoaders } from './loaders';
 import { acceptRound, readRound, type RoundData, type RoundParticipant, type RoundReads } from './round';
@@ -32,9 +32,17 @@ export interface SyncHubOptions {
    * checkpoint for itself (still batched per turn): simpler, and slower with many streams.
    */
   rounds?: boolean;
+  /** Streams a round hands their lines to before it lets the event loop write them (default round.ts WAKE_SLICE). */
+  wakeSlice?: number;
 }
 
 const REFRESH_MIN_INTERVAL_MS = 200;
+
+/**
+ * A round still checks every stream's parameter lookups this often, notices or not (and every
+ * round does when bucket storage sends no parameter notices: migration 0012 not applied).
+ */
+export const LOOKUPS_FULL_CHECK_MS = 60_000;
 
 /**
  * One per process: the single LISTEN connection on bucket storage, fanned out to every stream of
@@ -73,11 +81,24 @@ export class SyncHub {
   /**
    * What the rounds did so far (for tests, monitoring and bench/stream.ts): rounds run, streams
    * handed their lines straight into their response (no wake), streams woken to send them, and the
-   * milliseconds spent from each round's checkpoint notice to its reads done, and handing it out.
+   * milliseconds spent from each round's checkpoint notice to its reads done, and handing it out;
+   * of the rounds that handed out at least a slice (round.ts WAKE_SLICE), the milliseconds from
+   * reads done to the first slice's lines written; and the streams whose parameter lookups rounds
+   * read again (the others' could not have changed: see `parametersEpoch`).
    */
-  readonly roundCounts = { rounds: 0, sent: 0, woken: 0, readMs: 0, handMs: 0 };
+  readonly roundCounts = { rounds: 0, sent: 0, woken: 0, readMs: 0, handMs: 0, firstSliceMs: 0, slicedRounds: 0, lookupsRead: 0 };
   /** When the checkpoint the next round serves was announced. */
   private noticedAt = 0;
+  /**
+   * Moves on whenever the parameter index may have changed: on each of its notices (heard before
+   * the notice of the checkpoint that includes the change), and each time the LISTEN connection
+   * (re)connects, since notices sent while it was down are lost. A stream notes it before it reads
+   * its lookups; a round checks again only the lookups of streams that noted an older one.
+   */
+  private parametersEpoch = 1;
+  /** Whether bucket storage sends parameter notices; until known, every round checks every stream's lookups. */
+  private parameterNotices = false;
+  private lastFullLookups = -Infinity;
 
   constructor(private readonly options: SyncHubOptions) {
     this.rules = options.rules;
@@ -102,8 +123,13 @@ export class SyncHub {
     const timeoutMs = this.options.readyTimeoutMs ?? 10_000;
     this.listener ??= listenCheckpoints(this.options.storageUrl, (notice) => this.onNotice(notice), {
       onConnect: ({ reconnect }) => {
-        // Notices sent while the connection was down are lost: re-read, then wake everyone.
+        // Notices sent while the connection was down are lost: lookups may have changed unheard;
+        // re-read, then wake everyone.
+        this.parametersEpoch++;
         if (reconnect) void this.refresh(true);
+      },
+      onParameterChange: () => {
+        this.parametersEpoch++;
       },
       onError: (error) => this.options.log.warn('checkpoint listener', { error }),
     });
@@ -136,6 +162,11 @@ export class SyncHub {
   /** The number of the last finished round (see `round`). */
   settledRound(): number {
     return this.round;
+  }
+
+  /** The parameter epoch (see `parametersEpoch`): note it before reading a stream's lookups. */
+  lookupsEpoch(): number {
+    return this.parametersEpoch;
   }
 
   get isClosed(): boolean {
@@ -214,13 +245,21 @@ export class SyncHub {
         const rounds = this.options.rounds ?? true;
         for (const subscriber of this.subscribers) (rounds && subscriber.joinable(active.id, since) ? joined : others).push(subscriber);
         let data: RoundData | undefined;
+        // Taken before the lookups are read: a notice heard meanwhile makes the next round check again.
+        const epoch = this.parametersEpoch;
+        let lookupsDue: (participant: HubSubscriber) => boolean = () => true;
         if (joined.length > 0) {
           const reads: RoundReads = {
             page: (bucket, after, upTo) => this.loaders.page(active.id, bucket, after, upTo),
             writeCheckpoints: (opId, clients) => this.writeCheckpoints.read(this.options.storagePool, active.id, opId, clients),
           };
+          const now = performance.now();
+          const full = !this.parameterNotices || now - this.lastFullLookups >= LOOKUPS_FULL_CHECK_MS;
+          if (full) this.lastFullLookups = now;
+          lookupsDue = (p) => full || p.lookupsEpoch < epoch;
+          for (const p of joined) if (lookupsDue(p)) this.roundCounts.lookupsRead++;
           try {
-            data = await readRound(this.options.storagePool, reads, active.id, target, since, round, joined);
+            data = await readRound(this.options.storagePool, reads, active.id, target, since, round, joined, lookupsDue);
           } catch (error: unknown) {
             this.options.log.warn('checkpoint round failed; streams catch up one by one', { error });
             this.writeCheckpoints.reset();
@@ -237,14 +276,22 @@ export class SyncHub {
         if (data) {
           this.writeCheckpoints.settle(data.checkpoint.lsn);
           const read = performance.now();
-          const accepted = await acceptRound(data, joined);
+          const accepted = await acceptRound(data, joined, this.options.wakeSlice);
           others.push(...accepted.refused);
+          // Those that took the round hold the lookups it checked (re-derived where they changed);
+          // those that refused it keep their epoch and read their lookups themselves.
+          const refused = new Set(accepted.refused);
+          for (const p of joined) if (lookupsDue(p) && !refused.has(p)) p.lookupsEpoch = Math.max(p.lookupsEpoch, epoch);
           const counts = this.roundCounts;
           counts.rounds++;
           counts.sent += accepted.sent;
           counts.woken += accepted.woken;
           counts.readMs += read - noticedAt;
           counts.handMs += performance.now() - read;
+          if (accepted.firstSliceAt !== undefined) {
+            counts.slicedRounds++;
+            counts.firstSliceMs += accepted.firstSliceAt - read;
+          }
         }
         for (const subscriber of others) subscriber.wake();
       } while (this.roundAgain && !this.closed);
@@ -267,6 +314,8 @@ export class SyncHub {
       if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
       this.lastRefresh = Date.now();
       try {
+        // Asked again on every refresh (reconnects included): storage may have been migrated since.
+        this.parameterNotices = await parameterNoticesEnabled(this.options.storagePool);
         const version = await rulesVersionInState(this.options.storagePool, 'active');
         const next = version ? { id: version.id, tag: rulesTag(version) } : null;
         const checkpoint = next ? await latestCheckpoint(this.options.storagePool, next.id) : null;

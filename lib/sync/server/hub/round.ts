@@ -70,6 +70,11 @@ export interface RoundParticipant {
   joinable(rulesId: number, sinceOpId: number): boolean;
   /** The parameter lookups its token reads (fixed keys), with the signature of what it last read. */
   lookups(): ReadonlyMap<string, LookupValues>;
+  /**
+   * The hub's parameter epoch (SyncHub.parametersEpoch) when its lookups were last read or checked:
+   * a round checks them again only when the epoch has moved since. Set by the hub after a round.
+   */
+  lookupsEpoch: number;
   /** The buckets its client holds now, with the op id it holds each up to. */
   heldBuckets(): Iterable<[bucket: string, position: number]>;
   /** The op id its client holds `bucket` up to; undefined when it does not hold it. */
@@ -96,7 +101,8 @@ export interface RoundReads {
 /**
  * Reads the news of checkpoint `checkpointOpId` for the participants that joined its round (all
  * up to date at `sinceOpId` or later), and lets those whose lookups changed re-derive their
- * buckets. Hand the result to acceptRound.
+ * buckets. Only the lookups of participants `lookupsDue` names are read (by default all): those
+ * whose lookups may have changed since they were read (see SyncHub). Hand the result to acceptRound.
  */
 export async function readRound(
   pool: pg.Pool,
@@ -106,10 +112,12 @@ export async function readRound(
   sinceOpId: number,
   roundNumber: number,
   participants: RoundParticipant[],
+  lookupsDue: (participant: RoundParticipant) => boolean = () => true,
 ): Promise<RoundData> {
   try {
     const known = new Map<string, string | null>();
     for (const p of participants) {
+      if (!lookupsDue(p)) continue;
       for (const [key, { signature }] of p.lookups()) known.set(key, known.has(key) && known.get(key) !== signature ? null : signature);
     }
     const heldBuckets = () => {
@@ -179,14 +187,18 @@ export async function readRound(
  * on their own, and how many were handed their lines or woken. Call once the round counts as done (SyncHub.settledRound), since streams woken
  * early may look at it before the last slice is handed its data.
  */
-export async function acceptRound(round: RoundData, participants: RoundParticipant[]): Promise<AcceptedRound> {
-  const accepted: AcceptedRound = { refused: [], sent: 0, woken: 0 };
+export async function acceptRound(round: RoundData, participants: RoundParticipant[], slice = WAKE_SLICE): Promise<AcceptedRound> {
+  const accepted: AcceptedRound = { refused: [], sent: 0, woken: 0, firstSliceAt: undefined };
   for (const p of participants) {
     const outcome = p.accept(round);
     if (outcome === 'refused') accepted.refused.push(p);
     else if (outcome === 'woken' || outcome === 'sent') {
       accepted[outcome]++;
-      if ((accepted.sent + accepted.woken) % WAKE_SLICE === 0) await new Promise<void>((resolve) => setImmediate(resolve));
+      if ((accepted.sent + accepted.woken) % slice === 0) {
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        // The slice's lines have gone to the sockets (the HTTP layer writes them on process.nextTick, before setImmediate).
+        accepted.firstSliceAt ??= performance.now();
+      }
     }
   }
   return accepted;
@@ -199,6 +211,8 @@ export interface AcceptedRound {
   /** How many were handed their lines without waking (roundOutput), and how many were woken to send them. */
   sent: number;
   woken: number;
+  /** When the first full slice had been handed out and the event loop had turned (its lines written); undefined with fewer streams than a slice. */
+  firstSliceAt: number | undefined;
 }
 
 /**

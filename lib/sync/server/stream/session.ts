@@ -70,6 +70,8 @@ export class StreamSession implements HubSubscriber {
   private state: StreamState | null = null;
   /** The hub round whose checkpoint this stream last read or was handed (SyncHub.settledRound). */
   private seenRound = -1;
+  /** SyncHub.lookupsEpoch when lookupValues were read (or last checked by a round). */
+  lookupsEpoch = 0;
   private grants: BucketGrant[] = [];
   private lookupValues = new Map<string, LookupValues>();
   /** Prepared by regrant during a round, kept by accept. */
@@ -295,6 +297,8 @@ export class StreamSession implements HubSubscriber {
   private async plan(rules: ActiveRules, positions: Map<string, number>): Promise<CheckpointPlan | undefined> {
     const { loaders } = this.hub;
     this.seenRound = this.hub.settledRound();
+    // Noted before the read: a parameter notice heard meanwhile makes the next round check these lookups.
+    const epoch = this.hub.lookupsEpoch();
     const { grants, lookups } = await loaders.grants(rules.id, this.input.claims);
     const snapshot = await loaders.checkpoint(rules.id, grants.map((g) => g.bucket));
     const checkpoint = snapshot.checkpoint;
@@ -304,6 +308,7 @@ export class StreamSession implements HubSubscriber {
     const writeCheckpoint = checkpoint.lsn === null ? null : await loaders.writeCheckpoint(this.userId, this.clientId, checkpoint.lsn);
     this.grants = grants;
     this.lookupValues = lookups;
+    this.lookupsEpoch = epoch;
     if (state === null) return planInitial(grants, snapshot.buckets, positions, checkpoint.opId, writeCheckpoint);
     return planDiff(state, grants, snapshot.buckets, checkpoint.opId, writeCheckpoint);
   }
