@@ -21,13 +21,13 @@
  * small node:http server (the server's own figures are in bench/stream.ts). The browser code is
  * bundled with esbuild (installed with tsx), sqlite-wasm is served from node_modules.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { build } from 'esbuild';
-import { chromium } from '@playwright/test';
+import { chromium, type BrowserContext, type Page } from '@playwright/test';
 import { addChecksums, opChecksum } from '@/lib/sync/protocol';
 import { openNodeDatabase } from '@/lib/sync/client/db/open-node';
 import { createNodeSyncClient } from '@/lib/sync/client/node';
@@ -46,6 +46,8 @@ const LIVE_ROWS = flag('live-rows', 10_000);
 const WRITES = flag('writes', QUICK ? 30 : 100);
 const BROWSER = !argv.includes('--no-browser');
 const INCOGNITO = argv.includes('--incognito');
+/** --trace FILE: one more first sync (not counted) under a Chromium trace (CPU samples, tasks, GC), saved and summarised. */
+const TRACE = argv.includes('--trace') ? argv[argv.indexOf('--trace') + 1]! : null;
 /** Which parts run: node (1), sync (2), live (3); default all. */
 const PARTS = new Set((argv.includes('--parts') ? argv[argv.indexOf('--parts') + 1]! : 'node,sync,live').split(','));
 const PAGE = 2_000;
@@ -302,7 +304,7 @@ async function bundle(entry: { path?: string; contents?: string }): Promise<stri
     platform: 'browser',
     target: 'es2022',
     write: false,
-    minify: true,
+    minify: !TRACE,
     jsx: 'automatic',
     define: { 'process.env.NODE_ENV': '"production"' },
     external: ['/sqlite/*'],
@@ -379,6 +381,7 @@ async function browserBench(stream: Buffer, liveStream: Buffer, rows: Row[]) {
       if (r.n !== ROWS) throw new Error(`raw insert: ${r.n} rows`);
       raw.push(r.elapsed);
     }
+    if (TRACE) await traceFirstSync(context, tab, TRACE, () => (current = stream));
     current = liveStream;
     const live = !PARTS.has('live') ? null : await tab.evaluate(([db, writes]) => (window as unknown as { bench: Bench }).bench.liveQuery(db as string, writes as number), [`bench-live-${Date.now()}`, WRITES] as const);
     return { sync, syncOnly, raw, live };
@@ -387,6 +390,97 @@ async function browserBench(stream: Buffer, liveStream: Buffer, rows: Row[]) {
     await context.browser()?.close();
     server.close();
     if (profile) rmSync(profile, { recursive: true, force: true });
+  }
+}
+
+// ── trace ────────────────────────────────────────────────────────────────────────────────────
+
+type TraceEvent = { name: string; ph: string; pid: number; tid: number; ts: number; dur?: number; id?: string; args?: { name?: string; data?: Record<string, unknown> } };
+type ProfileNode = { id: number; parent?: number; callFrame: { functionName: string; url: string; lineNumber: number } };
+
+/**
+ * A first sync under a Chromium trace (Tracing through the tab's CDP session records every
+ * process): per thread, how long its tasks ran, its GC, and where the database worker's CPU
+ * samples fell (self time by function), so the whole wall time is accounted for.
+ */
+async function traceFirstSync(context: BrowserContext, tab: Page, file: string, reset: () => void) {
+  reset();
+  const cdp = await context.newCDPSession(tab);
+  const categories = ['devtools.timeline', 'disabled-by-default-devtools.timeline', 'v8', 'v8.execute', 'disabled-by-default-v8.cpu_profiler', 'blink.user_timing', 'loading', 'netlog', 'disabled-by-default-v8.gc'];
+  await cdp.send('Tracing.start', { transferMode: 'ReturnAsStream', traceConfig: { includedCategories: categories, recordMode: 'recordAsMuchAsPossible' } });
+  const s = await tab.evaluate((db) => (window as unknown as { bench: { firstSync(db: string): Promise<{ elapsed: number }> } }).bench.firstSync(db), 'bench-sync-trace');
+  const done = new Promise<string>((resolve) => cdp.once('Tracing.tracingComplete', (e) => resolve(e.stream!)));
+  await cdp.send('Tracing.end');
+  const handle = await done;
+  let text = '';
+  for (;;) {
+    const chunk = await cdp.send('IO.read', { handle, size: 1 << 20 });
+    text += chunk.base64Encoded ? Buffer.from(chunk.data, 'base64').toString('utf8') : chunk.data;
+    if (chunk.eof) break;
+  }
+  await cdp.send('IO.close', { handle });
+  writeFileSync(file, text);
+  const parsed = JSON.parse(text) as { traceEvents: TraceEvent[] } | TraceEvent[];
+  const events = Array.isArray(parsed) ? parsed : parsed.traceEvents;
+  console.log(`trace of a first sync (${ms(s.elapsed)}) saved to ${file}: ${events.length} events`);
+  summariseTrace(events);
+}
+
+if (argv[0] === '--summarise') {
+  const parsed = JSON.parse(readFileSync(argv[1]!, 'utf8')) as { traceEvents: TraceEvent[] } | TraceEvent[];
+  summariseTrace(Array.isArray(parsed) ? parsed : parsed.traceEvents);
+  process.exit(0);
+}
+
+function summariseTrace(events: TraceEvent[]): void {
+  const names = new Map<string, string>();
+  for (const e of events) if (e.ph === 'M' && e.name === 'thread_name') names.set(`${e.pid}:${e.tid}`, e.args?.name ?? '?');
+  const key = (e: TraceEvent) => `${e.pid}:${e.tid}`;
+  // Top-level tasks per thread: busy time; GC events per thread.
+  const busy = new Map<string, { tasks: number; ms: number; first: number; last: number; gc: number }>();
+  for (const e of events) {
+    if (e.ph !== 'X' || e.dur === undefined) continue;
+    const k = key(e);
+    const b = busy.get(k) ?? { tasks: 0, ms: 0, first: Infinity, last: 0, gc: 0 };
+    if (e.name === 'ThreadControllerImpl::RunTask') {
+      b.tasks++;
+      b.ms += e.dur / 1000;
+      b.first = Math.min(b.first, e.ts);
+      b.last = Math.max(b.last, e.ts + e.dur);
+    }
+    if (e.name === 'MinorGC' || e.name === 'MajorGC' || e.name === 'V8.GCScavenger' || e.name === 'V8.GCFinalizeMC') b.gc += e.dur / 1000;
+    busy.set(k, b);
+  }
+  const rows = [...busy.entries()].filter(([, b]) => b.ms > 20).sort((a, b) => b[1].ms - a[1].ms);
+  for (const [k, b] of rows) console.log(`  thread ${names.get(k) ?? k}: ${b.tasks} tasks, ${ms(b.ms)} busy over ${ms((b.last - b.first) / 1000)}, GC ${ms(b.gc)}`);
+  // CPU samples per profiled thread (Profile + ProfileChunk events share an id).
+  const profiles = new Map<string, { k: string; nodes: Map<number, ProfileNode>; samples: number[]; deltas: number[] }>();
+  for (const e of events) {
+    if (e.name === 'Profile') profiles.set(`${e.pid}:${e.id}`, { k: key(e), nodes: new Map(), samples: [], deltas: [] });
+    if (e.name !== 'ProfileChunk') continue;
+    const p = profiles.get(`${e.pid}:${e.id}`);
+    const data = e.args?.data as { cpuProfile?: { nodes?: ProfileNode[]; samples?: number[] }; timeDeltas?: number[] } | undefined;
+    if (!p || !data) continue;
+    for (const n of data.cpuProfile?.nodes ?? []) p.nodes.set(n.id, n);
+    p.samples.push(...(data.cpuProfile?.samples ?? []));
+    p.deltas.push(...(data.timeDeltas ?? []));
+  }
+  for (const p of profiles.values()) {
+    const thread = names.get(p.k) ?? p.k;
+    if (!/Worker|RendererMain/i.test(thread)) continue;
+    const self = new Map<string, number>();
+    let total = 0;
+    for (let i = 0; i < p.samples.length; i++) {
+      const dt = (p.deltas[i + 1] ?? 0) / 1000;
+      const n = p.nodes.get(p.samples[i]!);
+      const f = n?.callFrame;
+      const name = f ? `${f.functionName || '(anonymous)'} ${(f.url ?? '').split('/').pop()}:${f.lineNumber}` : '?';
+      self.set(name, (self.get(name) ?? 0) + dt);
+      total += dt;
+    }
+    if (total < 50) continue;
+    console.log(`  CPU samples of ${thread} (${ms(total)}), self time:`);
+    for (const [name, t] of [...self.entries()].sort((a, b) => b[1] - a[1]).slice(0, 30)) console.log(`    ${ms(t).padStart(8)}  ${name}`);
   }
 }
 

@@ -21,3 +21,21 @@ describe('WasmSqlDatabase rows as objects', () => {
     db.close();
   });
 });
+
+describe('WasmSqlDatabase long texts', () => {
+  it('binds texts of any length and characters as oo1 does (ASCII, accents, emoji, lone surrogates, NUL)', async () => {
+    const db = await openNodeDatabase();
+    db.script('CREATE TABLE t (k INTEGER PRIMARY KEY, v TEXT)');
+    const texts = ['a'.repeat(5000), `${'é'.repeat(3000)}x`, `${'😀'.repeat(2000)}`, `${'b'.repeat(2000)}\ud800${'c'.repeat(10)}`, `${'n\u0000'.repeat(1000)}`, 'short é'];
+    texts.forEach((v, k) => db.run('INSERT INTO t (k, v) VALUES (?, ?)', [k, v]));
+    const back = db.all<{ v: string; n: number }>('SELECT v, length(CAST(v AS BLOB)) AS n FROM t ORDER BY k');
+    texts.forEach((v, k) => {
+      const bytes = new TextEncoder().encode(v);
+      expect(back[k]!.n).toBe(bytes.length);
+      expect(back[k]!.v).toBe(new TextDecoder().decode(bytes));
+    });
+    // As JSON text too (the page texts of a sync are bound this way).
+    expect(db.get<{ n: number }>("SELECT count(*) AS n FROM json_each(?)", [JSON.stringify(texts)])!.n).toBe(texts.length);
+    db.close();
+  });
+});

@@ -3,12 +3,13 @@ import { ClientErrorCode, serializeError, SyncClientError } from '../errors';
 import { silentLogger, type ClientLogger } from '../log';
 import { initialStatus, type StorageKind, type SyncStatus } from '../status';
 import type { LocalStore } from '../storage/local-store';
+import { prepareDataLineBytes } from '../storage/page-bytes';
 import { preparePage, type PreparedPage } from '../storage/pages';
 import { emptyUploadQueue, type UploadQueue } from '../upload-queue';
 import { Backoff, DEFAULT_BACKOFF, type BackoffOptions } from './backoff';
 import { CheckpointSync, type CompleteOutcome } from './checkpoint-sync';
 import { parseLine } from './lines';
-import { readLines } from './read-lines';
+import { readLineBytes } from './read-lines';
 import { transition, type SyncEvent, type SyncState } from './states';
 import { TokenSource, type TokenFetcher } from './token';
 
@@ -77,6 +78,7 @@ export class SyncEngine {
   private flushTimer: ReturnType<typeof setTimeout> | undefined;
   private readonly watchers = new Set<(status: SyncStatus) => void>();
   private unsubscribeQueue: (() => void) | undefined;
+  private readonly decoder = new TextDecoder();
 
   constructor(private readonly options: SyncEngineOptions) {
     this.log = options.log ?? silentLogger;
@@ -236,7 +238,7 @@ export class SyncEngine {
     const idleMs = this.options.idleTimeoutMs ?? 60_000;
     let idleTimer = setTimeout(() => this.abort('idle'), idleMs);
     try {
-      for await (const lines of readLines(response.body, controller.signal)) {
+      for await (const lines of readLineBytes(response.body, controller.signal)) {
         clearTimeout(idleTimer);
         idleTimer = setTimeout(() => this.abort('idle'), idleMs);
         const ending = await this.serialize(() => this.handleLines(lines, (ms) => {
@@ -282,19 +284,25 @@ export class SyncEngine {
     this.timing.storeMs += performance.now() - start;
   }
 
-  private async handleLines(texts: string[], renewIn: (ms: number) => void): Promise<Ending | undefined> {
+  private async handleLines(lines: Uint8Array[], renewIn: (ms: number) => void): Promise<Ending | undefined> {
     const flush = () => this.flushData();
     try {
-      for (const text of texts) {
+      for (const bytes of lines) {
         const parseStart = performance.now();
-        const line: SyncLine = parseLine(text);
+        // A data line in the shape the server sends is prepared from its bytes; any other line
+        // (and a data line of another shape) is decoded and parsed.
+        const scanned = prepareDataLineBytes(bytes);
+        if (scanned) {
+          this.timing.parseMs += performance.now() - parseStart;
+          this.pushData(scanned);
+          continue;
+        }
+        const line: SyncLine = parseLine(this.decoder.decode(bytes));
         if (line.type === 'data') {
           // Prepared now, so the batch holds the page's compact form and not its parsed ops.
           const page = preparePage(line);
           this.timing.parseMs += performance.now() - parseStart;
-          this.pendingData.push(page);
-          this.pendingOps += page.opCount;
-          if (this.pendingOps >= DATA_BATCH_OPS) flush();
+          this.pushData(page);
           continue;
         }
         this.timing.parseMs += performance.now() - parseStart;
@@ -342,6 +350,12 @@ export class SyncEngine {
       if (this.current.downloading) this.update({ downloadProgress: this.sync.downloadProgress ? { ...this.sync.downloadProgress } : null });
     }
     return undefined;
+  }
+
+  private pushData(page: PreparedPage): void {
+    this.pendingData.push(page);
+    this.pendingOps += page.opCount;
+    if (this.pendingOps >= DATA_BATCH_OPS) this.flushData();
   }
 
   private completed(outcome: CompleteOutcome): Ending | undefined {
