@@ -80,6 +80,7 @@ export class ChangePlanner {
   newRowsAssumed = false;
   /** The overlays of the batches still committing, oldest first: read through, never copied. */
   private readonly after: readonly RowOverlay[];
+  private lastPlacement = { bucket: '', table: '', encoded: '' };
 
   constructor(
     private readonly rules: RowRules,
@@ -253,7 +254,7 @@ export class ChangePlanner {
     const current = rows.get(id) ?? null;
     const values = fillToast(table, id, incoming, current);
     const placed = this.rules.evaluateRow(table, values);
-    const placements = placed.map(encodePlacement);
+    const placements = this.placementsOf(placed);
     let hash: string | undefined;
     if (current && sameSet(current.buckets, placements)) {
       if (current.complete || current.valuesHash === undefined) {
@@ -262,12 +263,25 @@ export class ChangePlanner {
     }
 
     for (const p of placed) this.ops.push({ bucket: p.bucket, op: 'PUT', table: p.table, rowId: id, data: p.data });
-    if (current) {
-      const now = new Set(placements);
-      for (const old of current.buckets) if (!now.has(old)) this.pushRemove(old, id);
-    }
+    if (current) for (const old of current.buckets) if (!placements.includes(old)) this.pushRemove(old, id);
     this.markDirty(table, id, current);
     rows.set(id, hash === undefined ? { buckets: placements, values, types, complete: true } : { buckets: placements, values, types, complete: true, hash });
+  }
+
+  /**
+   * The placements of an evaluated row. Rows of a batch mostly land where the row before did (the
+   * todos of one list): the last placement's string is reused rather than concatenated again,
+   * which also spares comparing a fresh (unflattened) string with the stored one.
+   */
+  private placementsOf(placed: ReadonlyArray<{ bucket: string; table: string }>): string[] {
+    const out = new Array<string>(placed.length);
+    for (let i = 0; i < placed.length; i++) {
+      const p = placed[i]!;
+      let last = this.lastPlacement;
+      if (p.bucket !== last.bucket || p.table !== last.table) this.lastPlacement = last = { bucket: p.bucket, table: p.table, encoded: encodePlacement(p) };
+      out[i] = last.encoded;
+    }
+    return out;
   }
 
   private remove(table: string, id: string): void {

@@ -72,7 +72,7 @@ export function prepareCommit(rulesId: number, batch: CommitBatch, internal: { c
   const p = prepareBatch(batch);
   // An empty op range of one id: the function inserts no op (its op columns are null) but the
   // checkpoint gets an op id of its own.
-  return { rulesId, batch: p, single: [rulesId, p.ops.ops.length, p.lsn, p.snapshotProgress, p.checkpoint, ...opColumns(p), ...otherColumns(p, true)] };
+  return { rulesId, batch: p, single: [rulesId, p.opCount, p.lsn, p.snapshotProgress, p.checkpoint, ...opColumns(p), ...otherColumns(p, true)] };
 }
 
 /** Commits a batch made by prepareCommit, in ONE storage transaction (see commitBatch). Each prepared batch commits once. */
@@ -159,7 +159,7 @@ async function commitWithCopy(
   signals: CommitSignals,
   previous: Pick<BatchCommit, 'lastOpId' | 'counterTaken'> | undefined,
 ): Promise<CommitResult> {
-  const n = p.ops.ops.length;
+  const n = p.opCount;
   return withTransaction(pool, async (client) => {
     const takeOpIds = async () => {
       const { rows } = await client.query<{ refused: string | null; last_op_id: string | null; last_lsn: string | null }>({
@@ -207,7 +207,7 @@ async function commitWithCopy(
 }
 
 function commitResult(p: PreparedBatch, lastOpId: number, lastLsn: string | null): CommitResult {
-  const n = p.ops.ops.length;
+  const n = p.opCount;
   return { firstOpId: n > 0 ? lastOpId - n + 1 : null, lastOpId, ...(p.checkpoint ? { checkpoint: { opId: lastOpId, lsn: lastLsn } } : {}) };
 }
 
@@ -215,7 +215,7 @@ function commitResult(p: PreparedBatch, lastOpId: number, lastLsn: string | null
 const json = (...columns: unknown[][]) => columns.map((column) => (columns[0]!.length === 0 ? null : JSON.stringify(column)));
 
 function opColumns(p: PreparedBatch): unknown[] {
-  const { ops } = p;
+  const ops = p.ops!; // made without a sink
   return json(ops.buckets, ops.ops, ops.tables, ops.rowIds, ops.data, ops.checksums);
 }
 

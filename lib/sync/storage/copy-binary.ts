@@ -14,6 +14,16 @@ const MAX_SPARE = 16;
 /** Strings up to this length are tried as ASCII first. */
 const SHORT = 64;
 
+type WritableBuffer = Buffer & { utf8Write?: (value: string, offset: number) => number };
+/**
+ * Buffer#utf8Write skips write()'s argument parsing (encoding, offset and length checks): the
+ * replicator writes every op's data with it. The page always has room (ensure() was called).
+ */
+const writeUtf8: (page: Buffer, value: string, at: number) => number =
+  typeof (Buffer.prototype as WritableBuffer).utf8Write === 'function'
+    ? (page, value, at) => (page as WritableBuffer).utf8Write!(value, at)
+    : (page, value, at) => page.write(value, at);
+
 function newPage(bytes: number): Buffer {
   if (bytes <= PAGE) return spare.pop() ?? Buffer.allocUnsafe(PAGE);
   return Buffer.allocUnsafe(bytes);
@@ -99,7 +109,7 @@ export class BinaryCopyWriter {
       }
       if (i === n) length = n;
     }
-    if (length < 0) length = page.write(value, start);
+    if (length < 0) length = writeUtf8(page, value, start);
     putInt32(page, this.at, length);
     this.lastValueAt = start;
     this.at = start + length;
@@ -129,7 +139,7 @@ export class BinaryCopyWriter {
   jsonb(json: string): this {
     this.ensure(5 + json.length * 3);
     this.page[this.at + 4] = 1;
-    const length = this.page.write(json, this.at + 5) + 1;
+    const length = writeUtf8(this.page, json, this.at + 5) + 1;
     putInt32(this.page, this.at, length);
     this.at += 4 + length;
     return this;

@@ -24,7 +24,7 @@ describe('prepareBatch', () => {
         (writes) => {
           const ops: BatchOp[] = writes.map((w) => ({ bucket: w.bucket, op: w.op, table: 't', rowId: w.rowId, data: w.op === 'PUT' ? w.v : null }));
           const p = prepareBatch({ ops, checkpoint: true });
-          expect(p.ops.checksums).toEqual(ops.map((o) => opChecksum(o.op, o.table, o.rowId, o.data)));
+          expect(p.ops!.checksums).toEqual(ops.map((o) => opChecksum(o.op, o.table, o.rowId, o.data)));
           for (const bucket of ['a', 'b', 'c']) {
             const at = p.buckets.names.indexOf(bucket);
             const mine = ops.map((o, i) => ({ o, i })).filter(({ o }) => o.bucket === bucket);
@@ -34,7 +34,7 @@ describe('prepareBatch', () => {
             }
             expect(p.buckets.counts[at]).toBe(mine.length);
             expect(p.buckets.lastPositions[at]).toBe(mine.at(-1)!.i + 1);
-            expect(p.buckets.checksums[at]).toBe(mine.map(({ i }) => p.ops.checksums[i]!).reduce(addChecksums, 0));
+            expect(p.buckets.checksums[at]).toBe(mine.map(({ i }) => p.ops!.checksums[i]!).reduce(addChecksums, 0));
           }
         },
       ),

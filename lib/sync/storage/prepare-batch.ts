@@ -10,8 +10,13 @@ import type { CommitBatch, CurrentRowUpsert, ParameterUpsert } from './types';
  * are unit-tested on their own.
  */
 export interface PreparedBatch {
-  /** Column arrays of the ops, in batch order; op ids are assigned as base + position (1-based). */
-  ops: { buckets: string[]; ops: string[]; tables: string[]; rowIds: string[]; data: Array<string | null>; checksums: number[] };
+  /** How many ops the batch has. */
+  opCount: number;
+  /**
+   * Column arrays of the ops, in batch order; op ids are assigned as base + position (1-based).
+   * Null when an OpSink took the ops (it encodes them itself: the arrays would only be garbage).
+   */
+  ops: { buckets: string[]; ops: string[]; tables: string[]; rowIds: string[]; data: Array<string | null>; checksums: number[] } | null;
   /** Per bucket touched: the 1-based position of its last op, and the sum and count of its ops. */
   buckets: { names: string[]; lastPositions: number[]; checksums: number[]; counts: number[] };
   rowUpserts: { tables: string[]; rowIds: string[]; buckets: string[][]; values: Array<Record<string, string | null>> };
@@ -44,7 +49,7 @@ export interface OpSink {
 /** Validates `batch` and computes every op's checksum (with `sink`, as it takes them). Throws STORAGE_BATCH_INVALID on misuse. */
 export function prepareBatch(batch: CommitBatch, sink?: OpSink): PreparedBatch {
   const n = batch.ops.length;
-  const ops: PreparedBatch['ops'] = { buckets: new Array(n), ops: new Array(n), tables: new Array(n), rowIds: new Array(n), data: new Array(n), checksums: new Array(n) };
+  const ops: PreparedBatch['ops'] = sink ? null : { buckets: new Array(n), ops: new Array(n), tables: new Array(n), rowIds: new Array(n), data: new Array(n), checksums: new Array(n) };
   const perBucket = new Map<string, { last: number; checksum: number; count: number }>();
   for (let i = 0; i < n; i++) {
     const op = batch.ops[i]!;
@@ -54,13 +59,16 @@ export function prepareBatch(batch: CommitBatch, sink?: OpSink): PreparedBatch {
     if (op.op === 'PUT' && typeof op.data !== 'string') throw invalid(`op ${i} is a PUT without data; a PUT carries the row as JSON text.`, { index: i });
     if (op.op === 'REMOVE' && op.data !== null && op.data !== undefined) throw invalid(`op ${i} is a REMOVE with data; a REMOVE carries none (its checksum is computed over an empty data).`, { index: i });
     const data = op.op === 'PUT' ? op.data : null;
-    const checksum = sink ? sink.add(op.bucket, op.op, op.table, op.rowId, data) : storageOpChecksum(op.op, op.table, op.rowId, data);
-    ops.buckets[i] = op.bucket;
-    ops.ops[i] = op.op;
-    ops.tables[i] = op.table;
-    ops.rowIds[i] = op.rowId;
-    ops.data[i] = data;
-    ops.checksums[i] = checksum;
+    let checksum: number;
+    if (ops) {
+      checksum = storageOpChecksum(op.op, op.table, op.rowId, data);
+      ops.buckets[i] = op.bucket;
+      ops.ops[i] = op.op;
+      ops.tables[i] = op.table;
+      ops.rowIds[i] = op.rowId;
+      ops.data[i] = data;
+      ops.checksums[i] = checksum;
+    } else checksum = sink!.add(op.bucket, op.op, op.table, op.rowId, data);
     const totals = perBucket.get(op.bucket);
     if (totals) {
       totals.last = i + 1;
@@ -103,6 +111,7 @@ export function prepareBatch(batch: CommitBatch, sink?: OpSink): PreparedBatch {
   for (const p of batch.parameters?.delete ?? []) paramDeletes.set(key(p.sourceTable, p.sourceRowId), p);
 
   return {
+    opCount: n,
     ops,
     buckets,
     rowUpserts: columns(rowUpserts.values(), { tables: (r) => r.table, rowIds: (r) => r.rowId, buckets: (r) => r.buckets, values: (r) => r.values }),
