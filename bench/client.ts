@@ -173,7 +173,7 @@ async function firstSync(dbName) {
     check(client.status);
   });
   const elapsed = performance.now() - start;
-  console.log('first sync marks', JSON.stringify(marks), Math.round(elapsed));
+  console.log('first sync marks', JSON.stringify({ ...marks, startEpoch: performance.timeOrigin + start }), Math.round(elapsed));
   const [{ n }] = await client.query('SELECT count(*) AS n FROM todos');
   const storage = client.status.storage;
   await client.close();
@@ -364,7 +364,22 @@ async function browserBench(stream: Buffer, liveStream: Buffer, rows: Row[]) {
   try {
     const tab = await context.newPage();
     tab.on('pageerror', (e) => console.error('page error:', e.message));
-    if (process.env.BENCH_VERBOSE) tab.on('console', (m) => console.log('page:', m.text()));
+    if (process.env.BENCH_VERBOSE) {
+      // The worker's own marks (wall-clock ms) as ms since the client's construction.
+      let worker: Record<string, number> = {};
+      let applied: { parseMs: number; storeMs: number; readMs: number; at: Record<string, number> } | undefined;
+      tab.on('console', (m) => {
+        const text = m.text();
+        if (text.startsWith('[lockstep] database worker started')) void m.args()[1]?.jsonValue().then((v: Record<string, number>) => (worker = v));
+        else if (text.startsWith('[lockstep] checkpoint applied')) void m.args()[1]?.jsonValue().then((v: typeof applied) => (applied = v));
+        else if (text.startsWith('first sync marks') && applied) {
+          const start = (JSON.parse(text.split(' ')[3]!) as { startEpoch: number }).startEpoch;
+          const at = { ...worker, ...applied.at };
+          console.log(`page: breakdown (ms from construction): ${Object.entries(at).map(([k, v]) => `${k} ${Math.round(v - start)}`).join(', ')}; parse ${applied.parseMs}, store ${applied.storeMs}, read ${applied.readMs}`);
+        }
+        console.log('page:', text);
+      });
+    }
     await tab.goto(process.env.BENCH_VERBOSE ? `${origin}/?log=debug` : origin);
     await tab.waitForFunction(() => (window as unknown as { benchReady?: boolean }).benchReady === true);
     type Bench = { firstSync(db: string): Promise<{ elapsed: number; n: number; storage: string; opened: number }>; rawInsert(rows: Row[]): Promise<{ elapsed: number; n: number }>; liveQuery(db: string, writes: number): Promise<{ times: number[]; total: number }> };

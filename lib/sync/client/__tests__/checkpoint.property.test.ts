@@ -6,8 +6,6 @@ import type { SqlDatabase } from '../db/database';
 import { openNodeDatabase } from '../db/open-node';
 import { silentLogger } from '../log';
 import { LocalStore } from '../storage/local-store';
-import { prepareDataLineBytes } from '../storage/page-bytes';
-import { preparePage } from '../storage/pages';
 import { CheckpointSync } from '../sync/checkpoint-sync';
 import { emptyUploadQueue } from '../upload-queue';
 import { storeContents } from './helpers';
@@ -65,7 +63,6 @@ class Client {
   sync: CheckpointSync;
   stream: ModelStream | undefined;
   applied = 0;
-  private pages = 0;
 
   constructor(
     private readonly db: SqlDatabase,
@@ -101,9 +98,7 @@ class Client {
           this.sync.diff(line);
           break;
         case 'data':
-          // Every other page is prepared from its bytes, as the engine does (storage/page-bytes.ts).
-          if (this.pages++ % 2 === 0) this.sync.data([line]);
-          else this.sync.storePages([prepareDataLineBytes(new TextEncoder().encode(JSON.stringify(line))) ?? preparePage(line)]);
+          this.sync.data([line]);
           break;
         case 'checkpoint_complete': {
           const outcome = await this.sync.complete(line);

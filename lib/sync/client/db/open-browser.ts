@@ -54,14 +54,44 @@ export async function openBrowserDatabase(options: { sqliteBase: string; dbName:
   }
 }
 
+/** What sqlite-wasm's init takes: Emscripten's hook to instantiate the wasm module itself. */
+type InitOptions = { instantiateWasm(imports: WebAssembly.Imports, done: (instance: WebAssembly.Instance, module: WebAssembly.Module) => void): object };
+
+/**
+ * Loads sqlite-wasm. The wasm file is fetched and compiled while the module script is fetched
+ * and evaluated (sqlite-wasm alone fetches it only once its script has run), and handed to its
+ * init through Emscripten's instantiateWasm hook.
+ */
 async function loadSqlite(base: string): Promise<Sqlite3Static> {
-  const url = new URL(`${base.replace(/\/?$/, '/')}index.mjs`, self.location.href).href;
+  const dir = base.replace(/\/?$/, '/');
+  const url = new URL(`${dir}index.mjs`, self.location.href).href;
   try {
-    const module = (await import(/* webpackIgnore: true */ /* turbopackIgnore: true */ url)) as { default: () => Promise<Sqlite3Static> };
-    return await module.default();
+    const compiled = compileWasm(new URL(`${dir}sqlite3.wasm`, self.location.href).href);
+    // Not awaited when the script fails to load first: the failure that counts is that one.
+    compiled.catch(() => {});
+    const module = (await import(/* webpackIgnore: true */ /* turbopackIgnore: true */ url)) as { default: (options?: InitOptions) => Promise<Sqlite3Static> };
+    // The init waits for the hook's instance forever: a wasm file that cannot be fetched, compiled
+    // or instantiated fails the load here instead.
+    let failed: (error: unknown) => void = () => {};
+    const failure = new Promise<never>((_, reject) => (failed = reject));
+    const init = module.default({
+      instantiateWasm(imports, done) {
+        compiled.then((wasm) => WebAssembly.instantiate(wasm, imports).then((instance) => done(instance, wasm))).catch(failed);
+        return {};
+      },
+    });
+    return await Promise.race([init, failure]);
   } catch (error: unknown) {
     throw new SyncClientError(ClientErrorCode.sqliteLoad, `Could not load sqlite-wasm from ${url}: ${error instanceof Error ? error.message : String(error)}. Run \`tsx scripts/copy-sqlite-wasm.ts\` (predev/prebuild) so public/sqlite holds its files.`, { cause: error });
   }
+}
+
+/** The compiled sqlite3.wasm: streamed when the server says application/wasm, from its bytes otherwise. */
+async function compileWasm(url: string): Promise<WebAssembly.Module> {
+  const response = await fetch(url, { credentials: 'same-origin' });
+  if (!response.ok) throw new Error(`${url} answered HTTP ${response.status}`);
+  if (typeof WebAssembly.compileStreaming === 'function' && response.headers.get('content-type')?.split(';')[0]?.trim() === 'application/wasm') return WebAssembly.compileStreaming(response);
+  return WebAssembly.compile(await response.arrayBuffer());
 }
 
 function opfsUnsupported(): string | null {

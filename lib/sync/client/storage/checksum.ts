@@ -6,7 +6,7 @@ import { opChecksum } from '@/lib/sync/protocol';
  * every op it stores, so on a 100k-row first sync this is ~4x faster than the shared
  * implementation. A unit test holds the two equal.
  */
-export const CRC_TABLE = (() => {
+const TABLE = (() => {
   const table = new Int32Array(256);
   for (let n = 0; n < 256; n++) {
     let c = n;
@@ -22,7 +22,7 @@ const SURROGATE = 0.5;
 /** Continues a CRC-32 (pre-inverted state) over the UTF-8 bytes of `text`. */
 function update(state: number, text: string): number {
   let crc = state;
-  const t = CRC_TABLE;
+  const t = TABLE;
   const n = text.length;
   for (let i = 0; i < n; i++) {
     const code = text.charCodeAt(i);
@@ -47,25 +47,7 @@ function update(state: number, text: string): number {
 const NEWLINE = 0x0a;
 
 function newline(crc: number): number {
-  return CRC_TABLE[(crc ^ NEWLINE) & 0xff]! ^ (crc >>> 8);
-}
-
-/** Continues a CRC-32 (pre-inverted state, as update()) over `bytes[start, end)`; finish with `~crc >>> 0`. */
-export function crc32Bytes(state: number, bytes: Uint8Array, start: number, end: number): number {
-  let crc = state;
-  const t = CRC_TABLE;
-  for (let i = start; i < end; i++) crc = t[(crc ^ bytes[i]!) & 0xff]! ^ (crc >>> 8);
-  return crc;
-}
-
-/** The pre-inverted CRC-32 state after `${op}\n` (the start of every op's checksum). */
-export function opPrefixState(op: 'PUT' | 'REMOVE'): number {
-  return newline(update(-1, op));
-}
-
-/** Continues a pre-inverted CRC-32 state with one newline byte. */
-export function crc32Newline(state: number): number {
-  return newline(state);
+  return TABLE[(crc ^ NEWLINE) & 0xff]! ^ (crc >>> 8);
 }
 
 /** Equal to lib/sync/protocol's opChecksum(op, table, rowId, data). */

@@ -113,17 +113,16 @@ export function upsertBuckets(db: SqlDatabase, buckets: ReadonlyArray<{ bucket: 
  * The PUTs of a page. Rows of tables in bulk mode go to their staging copy only (see
  * stagePuts); the others get an oplog entry with their data and are queued for the next apply.
  * Row data is kept as JSONB: the views' json_extract reads it without parsing text (~2.5x faster
- * queries), and jsonb_each hands each row's data over as the JSONB it parsed. `puts` is the page's
- * JSON as text or as its UTF-8 bytes (bound as a blob): CAST(… AS TEXT) reads either as text.
+ * queries), and jsonb_each hands each row's data over as the JSONB it parsed.
  */
-function storePuts(db: SqlDatabase, puts: string | Uint8Array, page: PreparedPage, bulk: readonly string[], repaired: boolean): void {
+function storePuts(db: SqlDatabase, puts: string, page: PreparedPage, bulk: readonly string[], repaired: boolean): void {
   // jsonb_extract gives objects as JSONB but a string as SQL text, which the views could not read:
   // a repaired page (data put in as strings) converts each row's JSON instead.
   const data = repaired ? 'jsonb(value -> 3)' : "jsonb_extract(value, '$[3]')";
   if (bulk.length < page.tables.size) {
     db.run(
       `INSERT INTO ls_oplog (tbl, row_id, bucket, op_id, data)
-         SELECT value ->> 0, value ->> 1, ?2, value ->> 2, ${data} FROM jsonb_each(CAST(?1 AS TEXT)) WHERE value ->> 0 NOT IN (SELECT tbl FROM ls_bulk)
+         SELECT value ->> 0, value ->> 1, ?2, value ->> 2, ${data} FROM jsonb_each(?1) WHERE value ->> 0 NOT IN (SELECT tbl FROM ls_bulk)
        ON CONFLICT (tbl, row_id, bucket) DO UPDATE SET op_id = excluded.op_id, data = excluded.data`,
       [puts, page.bucket],
     );
@@ -139,14 +138,14 @@ function storePuts(db: SqlDatabase, puts: string | Uint8Array, page: PreparedPag
  * row, and the bucket that does not supply it keeps an oplog entry with data '' (the stage holds
  * the data), so forgetting either bucket still knows the other holds the row.
  */
-function stagePuts(db: SqlDatabase, puts: string | Uint8Array, data: string, page: PreparedPage, table: string): void {
+function stagePuts(db: SqlDatabase, puts: string, data: string, page: PreparedPage, table: string): void {
   const stage = quoteIdent(stageTableOf(table));
   // (An upsert's SELECT needs a WHERE: without one, ON CONFLICT would parse as a join's ON.)
   const only = page.tables.size === 1 ? 'WHERE true' : 'WHERE value ->> 0 = ?2';
   const shared = db.get('SELECT 1 AS x FROM ls_stage_buckets WHERE tbl = ? AND bucket <> ? LIMIT 1', [table, page.bucket]) !== undefined;
   db.run('INSERT INTO ls_stage_buckets (tbl, bucket) VALUES (?, ?) ON CONFLICT DO NOTHING', [table, page.bucket]);
   if (shared) {
-    const incoming = `SELECT value ->> 1 AS id, value ->> 2 AS op_id FROM jsonb_each(CAST(?1 AS TEXT)) WHERE value ->> 0 = ?2`;
+    const incoming = `SELECT value ->> 1 AS id, value ->> 2 AS op_id FROM jsonb_each(?1) WHERE value ->> 0 = ?2`;
     // A newer op replaces the row's supplier, which stays a holder through an oplog entry…
     db.run(
       `INSERT INTO ls_oplog (tbl, row_id, bucket, op_id, data)
@@ -163,7 +162,7 @@ function stagePuts(db: SqlDatabase, puts: string | Uint8Array, data: string, pag
     );
   }
   db.run(
-    `INSERT INTO ${stage} (id, data, op_id, bucket) SELECT value ->> 1, ${data}, value ->> 2, ?3 FROM jsonb_each(CAST(?1 AS TEXT)) ${only}
+    `INSERT INTO ${stage} (id, data, op_id, bucket) SELECT value ->> 1, ${data}, value ->> 2, ?3 FROM jsonb_each(?1) ${only}
        ON CONFLICT (id) DO UPDATE SET data = excluded.data, op_id = excluded.op_id, bucket = excluded.bucket WHERE excluded.op_id > op_id`,
     [puts, table, page.bucket],
   );

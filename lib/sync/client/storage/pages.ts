@@ -20,10 +20,9 @@ export interface PreparedPage {
    * JSON text of [[table, row id, op id, data], …]: rows whose last op in the page is a PUT, the
    * op id as a number and each row's data spliced in as the JSON object it is (not as a string
    * holding it), so SQLite parses it once, with the page, and stores it as JSONB without a second
-   * parse (storage/oplog.ts). As UTF-8 bytes when made from the line's bytes (storage/page-bytes.ts):
-   * storage binds either as text.
+   * parse (storage/oplog.ts).
    */
-  puts: string | Uint8Array;
+  puts: string;
   /**
    * The same rows with each data that is not valid JSON put in as a string instead; for a page whose
    * `puts` SQLite refused as malformed. `invalid` counts the rows it changed.
@@ -141,7 +140,7 @@ function splicePuts(rows: readonly Put[], dataJson: (data: string) => string): s
   return parts.join('');
 }
 
-export function isJson(text: string): boolean {
+function isJson(text: string): boolean {
   try {
     JSON.parse(text);
     return true;

@@ -3,13 +3,12 @@ import { ClientErrorCode, serializeError, SyncClientError } from '../errors';
 import { silentLogger, type ClientLogger } from '../log';
 import { initialStatus, type StorageKind, type SyncStatus } from '../status';
 import type { LocalStore } from '../storage/local-store';
-import { prepareDataLineBytes } from '../storage/page-bytes';
 import { preparePage, type PreparedPage } from '../storage/pages';
 import { emptyUploadQueue, type UploadQueue } from '../upload-queue';
 import { Backoff, DEFAULT_BACKOFF, type BackoffOptions } from './backoff';
 import { CheckpointSync, type CompleteOutcome } from './checkpoint-sync';
 import { parseLine } from './lines';
-import { readLineBytes } from './read-lines';
+import { readLines } from './read-lines';
 import { transition, type SyncEvent, type SyncState } from './states';
 import { TokenSource, type TokenFetcher } from './token';
 
@@ -70,7 +69,7 @@ export class SyncEngine {
   private serial: Promise<unknown> = Promise.resolve();
   private checksumFailures = 0;
   /** Time spent on the checkpoint being downloaded, for the debug line logged when it is applied. */
-  private timing = { parseMs: 0, storeMs: 0, ops: 0 };
+  private timing = newTiming();
   /** Data lines received and not yet stored (see flushData). */
   /** Data lines parsed and prepared, not yet stored (see flushData). */
   private pendingData: PreparedPage[] = [];
@@ -78,7 +77,6 @@ export class SyncEngine {
   private flushTimer: ReturnType<typeof setTimeout> | undefined;
   private readonly watchers = new Set<(status: SyncStatus) => void>();
   private unsubscribeQueue: (() => void) | undefined;
-  private readonly decoder = new TextDecoder();
 
   constructor(private readonly options: SyncEngineOptions) {
     this.log = options.log ?? silentLogger;
@@ -217,6 +215,7 @@ export class SyncEngine {
     const controller = new AbortController();
     this.controller = controller;
     const token = await this.tokens.get();
+    this.timing.at.token ??= epochMs();
     if (controller.signal.aborted) throw new Error('aborted');
     let response: Response;
     try {
@@ -231,6 +230,7 @@ export class SyncEngine {
       throw new SyncClientError(ClientErrorCode.stream, `Could not open the sync stream: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
     }
     if (!response.ok || !response.body) throw await refusal(response);
+    this.timing.at.response ??= epochMs();
     this.sync.streamStarted();
     this.fire('opened', { nextRetryAt: null });
 
@@ -238,7 +238,11 @@ export class SyncEngine {
     const idleMs = this.options.idleTimeoutMs ?? 60_000;
     let idleTimer = setTimeout(() => this.abort('idle'), idleMs);
     try {
-      for await (const lines of readLineBytes(response.body, controller.signal)) {
+      // Time spent waiting for and splitting the bytes, for the debug line of an applied checkpoint.
+      let reading = performance.now();
+      for await (const lines of readLines(response.body, controller.signal)) {
+        this.timing.readMs += performance.now() - reading;
+        this.timing.at.firstLine ??= epochMs();
         clearTimeout(idleTimer);
         idleTimer = setTimeout(() => this.abort('idle'), idleMs);
         const ending = await this.serialize(() => this.handleLines(lines, (ms) => {
@@ -246,6 +250,7 @@ export class SyncEngine {
           renewTimer = setTimeout(() => this.abort('renew'), ms);
         }));
         if (ending) return ending;
+        reading = performance.now();
       }
       if (this.abortReason) throw new Error(`stream aborted (${this.abortReason})`);
       this.log.info('the server ended the sync stream; reconnecting');
@@ -284,25 +289,19 @@ export class SyncEngine {
     this.timing.storeMs += performance.now() - start;
   }
 
-  private async handleLines(lines: Uint8Array[], renewIn: (ms: number) => void): Promise<Ending | undefined> {
+  private async handleLines(texts: string[], renewIn: (ms: number) => void): Promise<Ending | undefined> {
     const flush = () => this.flushData();
     try {
-      for (const bytes of lines) {
+      for (const text of texts) {
         const parseStart = performance.now();
-        // A data line in the shape the server sends is prepared from its bytes; any other line
-        // (and a data line of another shape) is decoded and parsed.
-        const scanned = prepareDataLineBytes(bytes);
-        if (scanned) {
-          this.timing.parseMs += performance.now() - parseStart;
-          this.pushData(scanned);
-          continue;
-        }
-        const line: SyncLine = parseLine(this.decoder.decode(bytes));
+        const line: SyncLine = parseLine(text);
         if (line.type === 'data') {
           // Prepared now, so the batch holds the page's compact form and not its parsed ops.
           const page = preparePage(line);
           this.timing.parseMs += performance.now() - parseStart;
-          this.pushData(page);
+          this.pendingData.push(page);
+          this.pendingOps += page.opCount;
+          if (this.pendingOps >= DATA_BATCH_OPS) flush();
           continue;
         }
         this.timing.parseMs += performance.now() - parseStart;
@@ -319,8 +318,9 @@ export class SyncEngine {
           case 'checkpoint_complete': {
             const start = performance.now();
             const outcome = await this.sync.complete(line);
-            if (outcome.kind === 'applied') this.log.debug('checkpoint applied', { lastOpId: outcome.lastOpId, ops: this.timing.ops, parseMs: Math.round(this.timing.parseMs), storeMs: Math.round(this.timing.storeMs), applyMs: Math.round(performance.now() - start) });
-            this.timing = { parseMs: 0, storeMs: 0, ops: 0 };
+            const t = this.timing;
+            if (outcome.kind === 'applied') this.log.debug('checkpoint applied', { lastOpId: outcome.lastOpId, ops: t.ops, parseMs: Math.round(t.parseMs), storeMs: Math.round(t.storeMs), readMs: Math.round(t.readMs), applyMs: Math.round(performance.now() - start), at: { ...t.at, applied: epochMs() } });
+            this.timing = newTiming();
             const ending = this.completed(outcome);
             if (ending) return ending;
             break;
@@ -350,12 +350,6 @@ export class SyncEngine {
       if (this.current.downloading) this.update({ downloadProgress: this.sync.downloadProgress ? { ...this.sync.downloadProgress } : null });
     }
     return undefined;
-  }
-
-  private pushData(page: PreparedPage): void {
-    this.pendingData.push(page);
-    this.pendingOps += page.opCount;
-    if (this.pendingOps >= DATA_BATCH_OPS) this.flushData();
   }
 
   private completed(outcome: CompleteOutcome): Ending | undefined {
@@ -391,6 +385,16 @@ export class SyncEngine {
     const outcome = await this.serialize(() => this.sync.retryHeld());
     if (outcome?.kind === 'applied') this.afterApply(outcome);
   }
+}
+
+/** What the debug line of an applied checkpoint reports: where the download's time went. */
+function newTiming() {
+  return { parseMs: 0, storeMs: 0, readMs: 0, ops: 0, at: {} as { token?: number; response?: number; firstLine?: number } };
+}
+
+/** Wall-clock ms with sub-ms precision, comparable across the page and its workers. */
+function epochMs(): number {
+  return Math.round((performance.timeOrigin + performance.now()) * 10) / 10;
 }
 
 function queueFields(queue: UploadQueue): Pick<SyncStatus, 'uploading' | 'pendingUploads' | 'uploadError'> {

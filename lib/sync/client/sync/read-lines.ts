@@ -9,17 +9,8 @@ const NEWLINE = 0x0a;
  * times faster without `stream`).
  */
 export async function* readLines(body: ReadableStream<Uint8Array>, signal?: AbortSignal): AsyncGenerator<string[], void, undefined> {
-  const decoder = new TextDecoder();
-  for await (const lines of readLineBytes(body, signal)) yield lines.map((line) => decoder.decode(line));
-}
-
-/**
- * readLines without the decode: each line's UTF-8 bytes (without its "\n"; never empty). The sync
- * engine scans data lines in their bytes (storage/page-bytes.ts) and decodes only the others.
- * A line may be a view of the read's buffer: it is valid until the next item is asked for.
- */
-export async function* readLineBytes(body: ReadableStream<Uint8Array>, signal?: AbortSignal): AsyncGenerator<Uint8Array[], void, undefined> {
   const reader = body.getReader();
+  const decoder = new TextDecoder();
   // The start of a line that has not ended yet, as the reads gave it.
   let pending: Uint8Array[] = [];
   let pendingBytes = 0;
@@ -36,7 +27,7 @@ export async function* readLineBytes(body: ReadableStream<Uint8Array>, signal?: 
         }
         continue;
       }
-      const lines: Uint8Array[] = [];
+      const lines: string[] = [];
       let start = 0;
       while (newline >= 0) {
         let bytes = value.subarray(start, newline);
@@ -52,7 +43,7 @@ export async function* readLineBytes(body: ReadableStream<Uint8Array>, signal?: 
           pending = [];
           pendingBytes = 0;
         }
-        if (bytes.length > 0) lines.push(bytes);
+        if (bytes.length > 0) lines.push(decoder.decode(bytes));
         start = newline + 1;
         newline = value.indexOf(NEWLINE, start);
       }

@@ -5,7 +5,7 @@ import type { SqlParams } from '../db/database';
 import { openBrowserDatabase } from '../db/open-browser';
 import { serializeError } from '../errors';
 import { consoleLogger } from '../log';
-import { fetchSyncToken } from '../sync/token';
+import { fetchSyncToken, type SyncToken, type TokenFetcher } from '../sync/token';
 import type { CallMessage, OnlineNotice, UploadAnswer, WorkerInit, WorkerReply } from './messages';
 
 /** The parts of a dedicated worker's global scope the host uses. */
@@ -23,6 +23,7 @@ const REQUEST_MEMORY_MS = 60 * 60 * 1000;
  * the database is open wait for it.
  */
 export function serveDatabaseWorker(scope: WorkerScope): void {
+  startedAt.worker = epochMs();
   let core: SyncCore | undefined;
   let client: LocalSyncClient | undefined;
   const waiting: CallMessage[] = [];
@@ -59,6 +60,7 @@ export function serveDatabaseWorker(scope: WorkerScope): void {
       return;
     }
     if (message.kind === 'init') {
+      startedAt.init = epochMs();
       void start(message, message.upload ? upload : undefined, (rejected) => scope.postMessage({ kind: 'rejected', rejected })).then(
         (opened) => {
           core = opened;
@@ -85,9 +87,30 @@ export function serveDatabaseWorker(scope: WorkerScope): void {
 
 async function start(init: WorkerInit, upload: ((request: UploadRequest) => Promise<UploadResult>) | undefined, onUploadRejected: SyncCoreOptions['onUploadRejected']): Promise<SyncCore> {
   const log = consoleLogger(init.logLevel);
+  // The first token is asked for at once, while sqlite-wasm loads and the database opens (it needs
+  // neither); the engine's first call takes it, later calls fetch anew.
+  const fetchToken = fetchSyncToken(init.baseUrl);
+  let first: Promise<SyncToken> | undefined = fetchToken();
+  first.catch(() => {});
+  const tokens: TokenFetcher = () => {
+    const token = first ?? fetchToken();
+    first = undefined;
+    return token;
+  };
   const opened = await openBrowserDatabase({ sqliteBase: init.sqliteBase, dbName: init.dbName, storage: init.storage, log });
+  startedAt.database = epochMs();
   log.info('local database open', { storage: opened.storage, dbName: init.dbName });
-  return SyncCore.open({ db: opened.db, schema: init.schema, baseUrl: init.baseUrl, fetchToken: fetchSyncToken(init.baseUrl), log, ...(upload ? { upload } : {}), ...(onUploadRejected ? { onUploadRejected } : {}), storage: { kind: opened.storage, warning: opened.warning } });
+  const core = SyncCore.open({ db: opened.db, schema: init.schema, baseUrl: init.baseUrl, fetchToken: tokens, log, ...(upload ? { upload } : {}), ...(onUploadRejected ? { onUploadRejected } : {}), storage: { kind: opened.storage, warning: opened.warning } });
+  startedAt.core = epochMs();
+  log.debug('database worker started (wall-clock ms)', { ...startedAt });
+  return core;
+}
+
+/** When the worker's script ran, the init arrived, the database and the sync core opened (for the debug log). */
+const startedAt: Record<string, number> = {};
+
+function epochMs(): number {
+  return Math.round((performance.timeOrigin + performance.now()) * 10) / 10;
 }
 
 function dispatch(core: SyncCore, _client: LocalSyncClient, call: CallMessage): unknown {
