@@ -298,7 +298,7 @@ async function snapshotScenario(servers: Servers, figures: Figure[]): Promise<vo
   // On restart the walsender decodes again from the slot's restart_lsn (which follows the server's
   // running-transactions records, every 15 s or so, not each confirmation) up to its confirmed
   // position, skipping what it has sent: WAL of the first part, the storage database's included.
-  const reread = await rereadBytes(app, storage, target);
+  const reread0 = await rereadBytes(app, storage, target);
   const restarted = new Replicator({ sourceUrl: db.app, storageUrl: db.storage, rules, log: process.env.BENCH_LOG ? createLogger({ bench: true }, 'debug') : silentLogger, compactEveryMs: 0, ...BATCH });
   const names = { app: new URL(db.app).pathname.slice(1), storage: new URL(db.storage).pathname.slice(1) };
   const clusters = SEPARATE_STORAGE ? [app, storage] : [app];
@@ -307,8 +307,10 @@ async function snapshotScenario(servers: Servers, figures: Figure[]): Promise<vo
   const catchUpStart = performance.now();
   const cpuStart = process.cpuUsage();
   const runningAgain = restarted.run();
+  const reread = rereadDone(app, reread0.slot, reread0.confirmed);
   await waitCaughtUp(app, storage, target);
   const catchUpMs = performance.now() - catchUpStart;
+  const rereadMs = (await reread.stop()) - catchUpStart;
   await profiledCatchUp();
   // Node's CPU time (the replicator, and the light catch-up check): a figure the machine's other load moves less than rates.
   const cpu = process.cpuUsage(cpuStart);
@@ -325,7 +327,14 @@ async function snapshotScenario(servers: Servers, figures: Figure[]): Promise<vo
   const alongside = changes / (streamMs / 1000);
   const catchUp = backlog / (catchUpMs / 1000);
   figures.push({ scenario: 2, case: `${changes.toLocaleString('en')} row changes (4:2:1 insert/update/delete, 1k-row txns), writer running alongside${WHERE}`, ours: `${rate(changes, streamMs)} (the writer, ${WRITERS} connection${WRITERS === 1 ? '' : 's'}: ${rate(changes, writeMs)}; caught up ${tailMs.toFixed(0)} ms after it${tailMs < 0.05 * streamMs ? ': bounded by the writer' : ''})`, baseline, ratio: `${(alongside / base).toFixed(2)}× of decode`, target: '>= 30,000 changes/s', met: alongside >= 30_000 });
-  figures.push({ scenario: 2, case: `catching up a backlog of ${backlog.toLocaleString('en')} such changes after a restart${WHERE}`, ours: `${rate(backlog, catchUpMs)} (a change: Node CPU ${cpuPerChange.toFixed(1)} µs${serverCpu}; the walsender first re-read ${(reread.before / 1e6).toFixed(1)} MB of WAL before the slot's confirmed position, then ${(reread.backlog / 1e6).toFixed(1)} MB of backlog)`, baseline, ratio: `${(catchUp / base).toFixed(2)}× of decode`, target: '>= 30,000 changes/s', met: catchUp >= 30_000 });
+  figures.push({ scenario: 2, case: `catching up a backlog of ${backlog.toLocaleString('en')} such changes after a restart${WHERE}`, ours: `${rate(backlog, catchUpMs)} (a change: Node CPU ${cpuPerChange.toFixed(1)} µs${serverCpu}; the walsender first re-read ${(reread0.before / 1e6).toFixed(1)} MB of WAL before the slot's confirmed position, then ${(reread0.backlog / 1e6).toFixed(1)} MB of backlog)`, baseline, ratio: `${(catchUp / base).toFixed(2)}× of decode`, target: '>= 30,000 changes/s', met: catchUp >= 30_000 });
+  // The same catch-up without the restart's re-read: from the moment the walsender had decoded up
+  // to the slot's confirmed position, that is, began on the backlog. For reference only (the
+  // figure above, restart included, is the one held to the target).
+  if (rereadMs > 0 && rereadMs < catchUpMs) {
+    const sustained = backlog / ((catchUpMs - rereadMs) / 1000);
+    figures.push({ scenario: 2, case: `the same catch-up from the end of the walsender's re-read${WHERE}`, ours: `${rate(backlog, catchUpMs - rereadMs)} (the re-read took ${rereadMs.toFixed(0)} ms of the ${catchUpMs.toFixed(0)})`, baseline, ratio: `${(sustained / base).toFixed(2)}× of decode`, target: '- (reference)', met: null });
+  }
 
   await restarted.stop();
   await runningAgain;
@@ -405,13 +414,40 @@ async function dropSlot(app: pg.Pool, slot: string): Promise<void> {
  * WAL bytes between the active slot's restart_lsn and its confirmed position (what a restarted
  * walsender decodes again before it sends anything), and from there to `target` (the backlog).
  */
-async function rereadBytes(app: pg.Pool, storage: pg.Pool, target: string): Promise<{ before: number; backlog: number }> {
+async function rereadBytes(app: pg.Pool, storage: pg.Pool, target: string): Promise<{ slot: string | undefined; confirmed: string | null; before: number; backlog: number }> {
   const slot = (await storage.query<{ slot_name: string }>("SELECT slot_name FROM lockstep.rules_versions WHERE state = 'active'")).rows[0]?.slot_name;
-  const { rows } = await app.query<{ before: string | null; backlog: string | null }>(
-    'SELECT pg_wal_lsn_diff(confirmed_flush_lsn, restart_lsn)::text AS before, pg_wal_lsn_diff($2::pg_lsn, confirmed_flush_lsn)::text AS backlog FROM pg_replication_slots WHERE slot_name = $1',
+  const { rows } = await app.query<{ confirmed: string | null; before: string | null; backlog: string | null }>(
+    'SELECT confirmed_flush_lsn::text AS confirmed, pg_wal_lsn_diff(confirmed_flush_lsn, restart_lsn)::text AS before, pg_wal_lsn_diff($2::pg_lsn, confirmed_flush_lsn)::text AS backlog FROM pg_replication_slots WHERE slot_name = $1',
     [slot, target],
   );
-  return { before: Number(rows[0]?.before ?? 0), backlog: Number(rows[0]?.backlog ?? 0) };
+  return { slot, confirmed: rows[0]?.confirmed ?? null, before: Number(rows[0]?.before ?? 0), backlog: Number(rows[0]?.backlog ?? 0) };
+}
+
+/**
+ * Watches the restarted walsender's decoding position (pg_stat_replication.sent_lsn, which a
+ * logical walsender moves as it decodes, sent or not) until it reaches `confirmed`, where the
+ * backlog starts; stop() resolves with that moment (performance.now()), or 0 if it was not seen.
+ */
+function rereadDone(app: pg.Pool, slot: string | undefined, confirmed: string | null): { stop: () => Promise<number> } {
+  let stopped = false;
+  const watching = (async () => {
+    if (!slot || !confirmed) return 0;
+    while (!stopped) {
+      const { rows } = await app.query<{ ok: boolean }>(
+        'SELECT r.sent_lsn >= $2::pg_lsn AS ok FROM pg_replication_slots s JOIN pg_stat_replication r ON r.pid = s.active_pid WHERE s.slot_name = $1',
+        [slot, confirmed],
+      );
+      if (rows[0]?.ok) return performance.now();
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    return 0;
+  })();
+  return {
+    stop: async () => {
+      stopped = true;
+      return watching;
+    },
+  };
 }
 
 async function walInsertLsn(app: pg.Pool): Promise<string> {
