@@ -176,6 +176,8 @@ async function firstSync(dbName) {
   console.log('first sync marks', JSON.stringify({ ...marks, startEpoch: performance.timeOrigin + start }), Math.round(elapsed));
   const [{ n }] = await client.query('SELECT count(*) AS n FROM todos');
   const storage = client.status.storage;
+  // BENCH_VERBOSE reads the worker's debug lines' fields, which needs the worker alive a moment longer.
+  if (params.get('log') === 'debug') await new Promise((r) => setTimeout(r, 300));
   await client.close();
   return { elapsed, n, storage, opened: marks.opened ?? 0 };
 }
@@ -365,17 +367,32 @@ async function browserBench(stream: Buffer, liveStream: Buffer, rows: Row[]) {
     const tab = await context.newPage();
     tab.on('pageerror', (e) => console.error('page error:', e.message));
     if (process.env.BENCH_VERBOSE) {
-      // The worker's own marks (wall-clock ms) as ms since the client's construction.
+      // The worker's own marks (wall-clock ms) as ms since the client's construction. The worker's
+      // lines and the page's may arrive in either order: a run's breakdown is printed once it has both.
       let worker: Record<string, number> = {};
       let applied: { parseMs: number; storeMs: number; readMs: number; at: Record<string, number> } | undefined;
+      let start: number | undefined;
+      const breakdown = () => {
+        if (!applied || start === undefined) return;
+        const at = { ...worker, ...applied.at };
+        console.log(`page: breakdown (ms from construction): ${Object.entries(at).map(([k, v]) => `${k} ${Math.round(v - start!)}`).join(', ')}; parse ${applied.parseMs}, store ${applied.storeMs}, read ${applied.readMs}`);
+        applied = undefined;
+        start = undefined;
+      };
       tab.on('console', (m) => {
         const text = m.text();
-        if (text.startsWith('[lockstep] database worker started')) void m.args()[1]?.jsonValue().then((v: Record<string, number>) => (worker = v));
-        else if (text.startsWith('[lockstep] checkpoint applied')) void m.args()[1]?.jsonValue().then((v: typeof applied) => (applied = v));
-        else if (text.startsWith('first sync marks') && applied) {
-          const start = (JSON.parse(text.split(' ')[3]!) as { startEpoch: number }).startEpoch;
-          const at = { ...worker, ...applied.at };
-          console.log(`page: breakdown (ms from construction): ${Object.entries(at).map(([k, v]) => `${k} ${Math.round(v - start)}`).join(', ')}; parse ${applied.parseMs}, store ${applied.storeMs}, read ${applied.readMs}`);
+        if (text.startsWith('[lockstep] database worker started')) void m.args()[1]?.jsonValue().then((v: Record<string, number>) => (worker = v), () => {});
+        else if (text.startsWith('[lockstep] checkpoint applied')) {
+          void m.args()[1]?.jsonValue().then(
+            (v: typeof applied) => {
+              applied = v;
+              breakdown();
+            },
+            () => {},
+          );
+        } else if (text.startsWith('first sync marks')) {
+          start = (JSON.parse(text.split(' ')[3]!) as { startEpoch: number }).startEpoch;
+          breakdown();
         }
         console.log('page:', text);
       });
