@@ -24,7 +24,7 @@ export type ServerMessage =
 export type GcTime = { minorMs: number; majorMs: number };
 
 /** SyncHub.roundCounts; the slice figures are absent from servers built before they were counted. */
-export type RoundCounts = { rounds: number; sent: number; woken: number; readMs: number; handMs: number; firstSliceMs?: number; slicedRounds?: number; lookupsRead?: number };
+export type RoundCounts = { rounds: number; sent: number; woken: number; readMs: number; handMs: number; firstSliceMs?: number; slicedRounds?: number; lookupsRead?: number; catchingUp?: number };
 
 const server = new SyncServer({
   rules: compileSyncRules(syncConfig),

@@ -264,7 +264,8 @@ function roundsBetween(before: RoundCounts, after: RoundCounts): string {
   const sliced = (after.slicedRounds ?? 0) - (before.slicedRounds ?? 0);
   const first = sliced > 0 ? `, first slice's lines written ${(((after.firstSliceMs ?? 0) - (before.firstSliceMs ?? 0)) / sliced).toFixed(1)} ms after the reads` : '';
   const lookups = after.lookupsRead === undefined ? '' : `; streams whose lookups were read: ${fmt(after.lookupsRead - (before.lookupsRead ?? 0))}`;
-  return `${n} rounds: ${((after.readMs - before.readMs) / n).toFixed(1)} ms / ${((after.handMs - before.handMs) / n).toFixed(1)} ms (${fmt(after.sent - before.sent)} / ${fmt(after.woken - before.woken)})${first}${lookups}`;
+  const catching = after.catchingUp === undefined ? '' : `; left to catch up by themselves: ${fmt(after.catchingUp - (before.catchingUp ?? 0))}`;
+  return `${n} rounds: ${((after.readMs - before.readMs) / n).toFixed(1)} ms / ${((after.handMs - before.handMs) / n).toFixed(1)} ms (${fmt(after.sent - before.sent)} / ${fmt(after.woken - before.woken)})${first}${lookups}${catching}`;
 }
 
 /** Commit → line latency with the clients connected now; markers are numbered from `base` (unique across steps). */

@@ -84,9 +84,10 @@ export class SyncHub {
    * milliseconds spent from each round's checkpoint notice to its reads done, and handing it out;
    * of the rounds that handed out at least a slice (round.ts WAKE_SLICE), the milliseconds from
    * reads done to the first slice's lines written; and the streams whose parameter lookups rounds
-   * read again (the others' could not have changed: see `parametersEpoch`).
+   * read again (the others' could not have changed: see `parametersEpoch`), and the streams rounds
+   * left to catch up by themselves (busy or behind when the round started, or refusing its data).
    */
-  readonly roundCounts = { rounds: 0, sent: 0, woken: 0, readMs: 0, handMs: 0, firstSliceMs: 0, slicedRounds: 0, lookupsRead: 0 };
+  readonly roundCounts = { rounds: 0, sent: 0, woken: 0, readMs: 0, handMs: 0, firstSliceMs: 0, slicedRounds: 0, lookupsRead: 0, catchingUp: 0 };
   /** When the checkpoint the next round serves was announced. */
   private noticedAt = 0;
   /**
@@ -293,6 +294,7 @@ export class SyncHub {
             counts.firstSliceMs += accepted.firstSliceAt - read;
           }
         }
+        this.roundCounts.catchingUp += others.length;
         for (const subscriber of others) subscriber.wake();
       } while (this.roundAgain && !this.closed);
     } finally {
