@@ -158,4 +158,26 @@ describe('ChangePlanner and what current rows keep', () => {
     expect(truncated.ops).toEqual([{ bucket: rules.evaluateRow(TABLE, todo())[0]!.bucket, op: 'REMOVE', table: 'todos', rowId: ID, data: null }]);
     expect(truncated.storageUpdates().currentRows.delete).toEqual([{ table: TABLE, rowId: ID }]);
   });
+
+  it('places each row where its own values say when consecutive rows alternate between buckets (placements reused from the row before)', async () => {
+    const ids = ['44444444-4444-4444-8444-444444444441', '44444444-4444-4444-8444-444444444442', '44444444-4444-4444-8444-444444444443'];
+    const lists = [LIST_A, LIST_B, LIST_A];
+    const stored: CurrentRow = { buckets: buckets(LIST_B), values: {}, valuesHash: '' };
+    const plan = new ChangePlanner(rules, async (_table, asked) => new Map(asked.filter((id) => id === ids[0]).map((id) => [id, stored])), async () => [], undefined, false);
+    await plan.add(ids.map((id, i) => update(todo({ id, list_id: lists[i] }))));
+    const bucketOf = (list: string) => rules.evaluateRow(TABLE, todo({ list_id: list }))[0]!.bucket;
+    // The first row moves from B to A: a PUT into A and a REMOVE from B; the others are new.
+    expect(plan.ops.map((o) => [o.op, o.rowId, o.bucket])).toEqual([
+      ['PUT', ids[0], bucketOf(LIST_A)],
+      ['REMOVE', ids[0], bucketOf(LIST_B)],
+      ['PUT', ids[1], bucketOf(LIST_B)],
+      ['PUT', ids[2], bucketOf(LIST_A)],
+    ]);
+    const { upsert, insert } = plan.storageUpdates().currentRows;
+    expect([...upsert, ...insert].map((r) => [r.rowId, r.buckets])).toEqual([
+      [ids[0], buckets(LIST_A)],
+      [ids[1], buckets(LIST_B)],
+      [ids[2], buckets(LIST_A)],
+    ]);
+  });
 });

@@ -41,6 +41,23 @@ describe('prepareBatch', () => {
     );
   });
 
+  it('with an OpSink, hands it every op in order and keeps no op columns, with the same totals', () => {
+    const ops: BatchOp[] = [
+      { bucket: 'a', op: 'PUT', table: 't', rowId: '1', data: '{"v":1}' },
+      { bucket: 'b', op: 'REMOVE', table: 't', rowId: '2', data: null },
+      { bucket: 'a', op: 'PUT', table: 't', rowId: '3', data: '{"v":3}' },
+    ];
+    const taken: string[] = [];
+    const sink = { add: (bucket: string, op: 'PUT' | 'REMOVE', table: string, rowId: string, data: string | null) => (taken.push(`${bucket}/${op}/${rowId}`), opChecksum(op, table, rowId, data)) };
+    const withSink = prepareBatch({ ops, checkpoint: true }, sink);
+    const without = prepareBatch({ ops, checkpoint: true });
+    expect(taken).toEqual(['a/PUT/1', 'b/REMOVE/2', 'a/PUT/3']);
+    expect(withSink.ops).toBeNull();
+    expect(withSink.opCount).toBe(3);
+    expect(without.opCount).toBe(3);
+    expect(withSink.buckets).toEqual(without.buckets);
+  });
+
   it('keeps the last upsert of a key and drops deletes of upserted current rows', () => {
     const batch: CommitBatch = {
       ops: [],
