@@ -271,6 +271,8 @@ export class SyncHub {
           for (const subscriber of joined) subscriber.abandon();
           break;
         }
+        // Those about to be handed the data wait for it, even if woken before their slice's turn.
+        if (data) for (const p of joined) p.awaitingRound = round;
         // Done before the streams take the data: one woken early checks it before the last are handed theirs.
         this.settled = Math.max(this.settled, target);
         this.round = round;
@@ -278,6 +280,7 @@ export class SyncHub {
           this.writeCheckpoints.settle(data.checkpoint.lsn);
           const read = performance.now();
           const accepted = await acceptRound(data, joined, this.options.wakeSlice);
+          for (const p of joined) p.awaitingRound = undefined;
           others.push(...accepted.refused);
           // Those that took the round hold the lookups it checked (re-derived where they changed);
           // those that refused it keep their epoch and read their lookups themselves.

@@ -75,6 +75,12 @@ export interface RoundParticipant {
    * a round checks them again only when the epoch has moved since. Set by the hub after a round.
    */
   lookupsEpoch: number;
+  /**
+   * The round (SyncHub.settledRound) whose data the hub is about to hand it, set before the
+   * round counts as settled and cleared once the hand-out is over: woken meanwhile (a keepalive
+   * tick between two slices), it must wait for its turn instead of reading the checkpoint itself.
+   */
+  awaitingRound: number | undefined;
   /** The buckets its client holds now, with the op id it holds each up to. */
   heldBuckets(): Iterable<[bucket: string, position: number]>;
   /** The op id its client holds `bucket` up to; undefined when it does not hold it. */

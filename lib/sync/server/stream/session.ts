@@ -72,6 +72,8 @@ export class StreamSession implements HubSubscriber {
   private seenRound = -1;
   /** SyncHub.lookupsEpoch when lookupValues were read (or last checked by a round). */
   lookupsEpoch = 0;
+  /** Set by the hub while a round it joined is being handed out (see RoundParticipant.awaitingRound). */
+  awaitingRound: number | undefined;
   private grants: BucketGrant[] = [];
   private lookupValues = new Map<string, LookupValues>();
   /** Prepared by regrant during a round, kept by accept. */
@@ -149,6 +151,7 @@ export class StreamSession implements HubSubscriber {
   accept(round: RoundData): 'sent' | 'woken' | 'idle' | 'refused' {
     const regranted = this.regranted;
     this.regranted = undefined;
+    this.awaitingRound = undefined;
     // An equal op id is a checkpoint that only moved its LSN: it may still bring a write checkpoint or new grants.
     if (!this.joinable(this.rules?.id ?? -1, 0) || round.checkpoint.opId < this.state!.lastOpId) return 'refused';
     const state = this.state!;
@@ -269,7 +272,10 @@ export class StreamSession implements HubSubscriber {
         const round = this.offeredRound;
         const diff = this.offeredDiff;
         this.offered = this.offeredRound = this.offeredDiff = undefined;
-        if (!plan && this.rules && (this.state === null || this.hub.settledOpId() > this.state.lastOpId || this.hub.settledRound() !== this.seenRound)) plan = await this.plan(this.rules, positions);
+        // A round that is handing this stream its data right now (woken before its slice's turn, by a
+        // keepalive tick): wait for it rather than read the same checkpoint alone.
+        const handedSoon = this.awaitingRound !== undefined && this.awaitingRound === this.hub.settledRound();
+        if (!plan && this.rules && !handedSoon && (this.state === null || this.hub.settledOpId() > this.state.lastOpId || this.hub.settledRound() !== this.seenRound)) plan = await this.plan(this.rules, positions);
         if (this.closed) return;
         if (plan) {
           const sent = plan.changed ? yield* this.send(this.rules!, plan, this.state === null, round, diff) : true;
