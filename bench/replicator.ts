@@ -287,6 +287,11 @@ async function snapshotScenario(servers: Servers, figures: Figure[]): Promise<vo
   // How far behind the writer the replicator was when it stopped: when this is a few batches, the
   // figure is the writer's rate, not the replicator's (which the catch-up below measures).
   const tailMs = streamMs - writeMs;
+  // Before stopping it, let the slot settle as it does in any replicator that has streamed for a
+  // while: see slotSettled. Otherwise the restart below would also decode again everything since
+  // the slot was made (the snapshot's storage WAL included), a cost of restarting within seconds of
+  // creating a slot, not of streaming; rereadBytes below still prints what is left to re-read.
+  const settled = await slotSettled(app, storage, written);
   await replicator.stop();
   await running;
 
@@ -327,7 +332,7 @@ async function snapshotScenario(servers: Servers, figures: Figure[]): Promise<vo
   const alongside = changes / (streamMs / 1000);
   const catchUp = backlog / (catchUpMs / 1000);
   figures.push({ scenario: 2, case: `${changes.toLocaleString('en')} row changes (4:2:1 insert/update/delete, 1k-row txns), writer running alongside${WHERE}`, ours: `${rate(changes, streamMs)} (the writer, ${WRITERS} connection${WRITERS === 1 ? '' : 's'}: ${rate(changes, writeMs)}; caught up ${tailMs.toFixed(0)} ms after it${tailMs < 0.05 * streamMs ? ': bounded by the writer' : ''})`, baseline, ratio: `${(alongside / base).toFixed(2)}× of decode`, target: '>= 30,000 changes/s', met: alongside >= 30_000 });
-  figures.push({ scenario: 2, case: `catching up a backlog of ${backlog.toLocaleString('en')} such changes after a restart${WHERE}`, ours: `${rate(backlog, catchUpMs)} (a change: Node CPU ${cpuPerChange.toFixed(1)} µs${serverCpu}; the walsender first re-read ${(reread0.before / 1e6).toFixed(1)} MB of WAL before the slot's confirmed position, then ${(reread0.backlog / 1e6).toFixed(1)} MB of backlog)`, baseline, ratio: `${(catchUp / base).toFixed(2)}× of decode`, target: '>= 30,000 changes/s', met: catchUp >= 30_000 });
+  figures.push({ scenario: 2, case: `catching up a backlog of ${backlog.toLocaleString('en')} such changes after a restart${settled ? '' : ' (the slot had not settled: the re-read below is included)'}${WHERE}`, ours: `${rate(backlog, catchUpMs)} (a change: Node CPU ${cpuPerChange.toFixed(1)} µs${serverCpu}; the walsender first re-read ${(reread0.before / 1e6).toFixed(1)} MB of WAL before the slot's confirmed position, then ${(reread0.backlog / 1e6).toFixed(1)} MB of backlog)`, baseline, ratio: `${(catchUp / base).toFixed(2)}× of decode`, target: '>= 30,000 changes/s', met: catchUp >= 30_000 });
   // The same catch-up without the restart's re-read: from the moment the walsender had decoded up
   // to the slot's confirmed position, that is, began on the backlog. For reference only (the
   // figure above, restart included, is the one held to the target).
@@ -395,6 +400,29 @@ async function writeWorkload(app: pg.Pool, list: string, total: number, writers 
   };
   await Promise.all(Array.from({ length: writers }, (_, k) => writer(k)));
   return changes;
+}
+
+/**
+ * Waits (at most 40 s) until the replicator's slot can restart decoding at `lsn` or later, that is,
+ * until its restart_lsn has moved up to the WAL the replicator has confirmed. Postgres moves a
+ * logical slot's restart_lsn only at a running-transactions record the client then confirms; the
+ * server logs one every 15 s while WAL is written, so a replicator that has streamed for 15 s has a
+ * settled slot. Where the server allows it (Postgres 16+, as a superuser or with the grant) the
+ * bench logs one at once with pg_log_standby_snapshot() instead of waiting; the replicator confirms
+ * it as idle WAL. Returns whether the slot settled in time.
+ */
+async function slotSettled(app: pg.Pool, storage: pg.Pool, lsn: string): Promise<boolean> {
+  const slot = (await storage.query<{ slot_name: string }>("SELECT slot_name FROM lockstep.rules_versions WHERE state = 'active'")).rows[0]?.slot_name;
+  if (!slot) return false;
+  let logSnapshot = true;
+  const deadline = performance.now() + 40_000;
+  while (performance.now() < deadline) {
+    const { rows } = await app.query<{ ok: boolean }>('SELECT restart_lsn >= $2::pg_lsn AS ok FROM pg_replication_slots WHERE slot_name = $1', [slot, lsn]);
+    if (rows[0]?.ok) return true;
+    if (logSnapshot) await app.query('SELECT pg_log_standby_snapshot()').catch(() => void (logSnapshot = false));
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return false;
 }
 
 /** The decoder's walsender may still be exiting after its client stopped: retry while the slot is active. */
