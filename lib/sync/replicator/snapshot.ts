@@ -102,41 +102,22 @@ async function planChunk(rules: ReplicatorRules, rulesId: number, table: string,
   const chunk = new SnapshotChunk(rulesId);
   const isData = rules.isDataTable(table);
   const isParameter = rules.isParameterTable(table);
-  const puts: BucketPuts = new Map();
   for (let start = 0; start < rows.length; start += ROWS_PER_TURN) {
     if (start > 0) await nextTurn();
     const end = Math.min(rows.length, start + ROWS_PER_TURN);
-    for (let i = start; i < end; i++) planRow(rules, chunk, puts, table, rows[i] as Record<string, string | null>, isData, isParameter, types, hashRows);
-  }
-  // The chunk's PUTs bucket by bucket (buckets in the order they first appear, each bucket's rows
-  // in key order), so each bucket's ops lie together in storage's heap: a table's rows in key order
-  // are spread over its buckets, and ops written in that order would leave a bucket's ops one or
-  // two to a page among every other bucket's, for every later read of the bucket to gather. Within
-  // a snapshot the order of ops of different rows means nothing: they become visible together.
-  let added = 0;
-  for (const [bucket, ops] of puts) {
-    for (const op of ops) {
-      if (++added % ROWS_PER_TURN === 0) await nextTurn();
-      chunk.put(bucket, op.table, op.rowId, op.data);
-    }
+    for (let i = start; i < end; i++) planRow(rules, chunk, table, rows[i] as Record<string, string | null>, isData, isParameter, types, hashRows);
   }
   return chunk;
 }
 
-/** A chunk's PUTs gathered per bucket, in the order of the rows they come from. */
-type BucketPuts = Map<string, Array<{ table: string; rowId: string; data: string }>>;
-
-function planRow(rules: RowRules, chunk: SnapshotChunk, puts: BucketPuts, table: string, row: Record<string, string | null>, isData: boolean, isParameter: boolean, types: SourceChunk['types'], hashRows: boolean): void {
+function planRow(rules: RowRules, chunk: SnapshotChunk, table: string, row: Record<string, string | null>, isData: boolean, isParameter: boolean, types: SourceChunk['types'], hashRows: boolean): void {
   const id = rules.rowId(table, row);
   if (isParameter) for (const entry of parameterEntries(rules, table, id, row)) chunk.parameter(entry);
   if (!isData) return;
   const placed = rules.evaluateRow(table, row);
   const buckets: string[] = [];
   for (const p of placed) {
-    const op = { table: p.table, rowId: id, data: p.data };
-    const ops = puts.get(p.bucket);
-    if (ops) ops.push(op);
-    else puts.set(p.bucket, [op]);
+    chunk.put(p.bucket, p.table, id, p.data);
     buckets.push(encodePlacement(p));
   }
   chunk.currentRow({ table, rowId: id, buckets, values: toastableValues(row, types), valuesHash: hashRows ? rowHash(row) : '' });

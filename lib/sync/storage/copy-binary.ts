@@ -92,6 +92,20 @@ export class BinaryCopyWriter {
     return this.page;
   }
 
+  /** Where the next byte goes in `currentPage`. */
+  get offset(): number {
+    return this.at;
+  }
+
+  /** Makes sure the next `bytes` bytes go into one page (a row written after it does not span two). */
+  reserve(bytes: number): this {
+    this.ensure(bytes);
+    return this;
+  }
+
+  /** The COPY header's length: the signature, flags and header extension length. */
+  static readonly HEADER_BYTES = 19;
+
   /** A text value (also right for json). */
   text(value: string): this {
     const n = value.length;

@@ -19,8 +19,21 @@ export class OpsCopy {
   private readonly writer = new BinaryCopyWriter();
   private readonly pages: Buffer[] = [];
   private readonly offsets: number[] = [];
+  /** With groupByBucket: each op's row (start and end in its page) and its bucket's index. */
+  private readonly grouping: { starts: number[]; ends: number[]; bucketOf: number[]; buckets: Map<string, number> } | undefined;
 
-  constructor(private readonly rulesId: number) {}
+  /**
+   * `groupByBucket`: finish() numbers and writes the ops bucket by bucket (buckets in the order
+   * they first appear, each bucket's ops in the order added), not in the order added, so that each
+   * bucket's ops lie together in storage's heap. Only where the order of ops of different buckets
+   * means nothing (a snapshot chunk, visible all at once).
+   */
+  constructor(
+    private readonly rulesId: number,
+    options: { groupByBucket?: boolean } = {},
+  ) {
+    this.grouping = options.groupByBucket ? { starts: [], ends: [], bucketOf: [], buckets: new Map() } : undefined;
+  }
 
   get count(): number {
     return this.offsets.length;
@@ -31,6 +44,16 @@ export class OpsCopy {
    * when Node has native CRC-32: the data, the bulk of the input, is then encoded once, not twice.
    */
   add(bucket: string, op: 'PUT' | 'REMOVE', table: string, rowId: string, data: string | null): number {
+    const grouping = this.grouping;
+    if (grouping) {
+      // The whole row in one page, so that finish() can move it as one piece: at most 3 bytes a
+      // UTF-16 unit of text, 8 fields' headers and the fixed-width values.
+      this.writer.reserve(2 + 8 + 12 + 12 + 6 * 4 + 3 * (bucket.length + op.length + table.length + rowId.length + (data?.length ?? 0)));
+      grouping.starts.push(this.writer.offset);
+      let index = grouping.buckets.get(bucket);
+      if (index === undefined) grouping.buckets.set(bucket, (index = grouping.buckets.size));
+      grouping.bucketOf.push(index);
+    }
     const w = this.writer.row(8).int4(this.rulesId).text(bucket);
     this.offsets.push(w.int8Slot());
     this.pages.push(w.currentPage);
@@ -45,13 +68,48 @@ export class OpsCopy {
       checksum = prefix === undefined ? storageOpChecksum(op, table, rowId, data) : continueCrc32(prefix, bytes);
     }
     w.int8(checksum);
+    grouping?.ends.push(this.writer.offset);
     return checksum;
   }
 
-  /** The encoded ops, numbered from base + 1. */
+  /**
+   * The encoded ops, numbered from base + 1: in the order added, or with groupByBucket bucket by
+   * bucket (then a bucket's last op is number base + the count of its ops and of the ops of the
+   * buckets that first appeared before it).
+   */
   finish(base: number): Buffer[] {
-    for (let i = 0; i < this.offsets.length; i++) writeInt8(this.pages[i]!, this.offsets[i]!, base + i + 1);
-    return this.writer.finish();
+    const grouping = this.grouping;
+    if (!grouping || grouping.buckets.size <= 1) {
+      for (let i = 0; i < this.offsets.length; i++) writeInt8(this.pages[i]!, this.offsets[i]!, base + i + 1);
+      return this.writer.finish();
+    }
+    // A counting sort by bucket index (stable: each bucket's ops stay in the order added).
+    const n = this.offsets.length;
+    const next = new Array<number>(grouping.buckets.size).fill(0);
+    for (let i = 0; i < n; i++) next[grouping.bucketOf[i]!]!++;
+    let bytes = BinaryCopyWriter.HEADER_BYTES + 2;
+    for (let b = 0, at = 0; b < next.length; b++) {
+      const count = next[b]!;
+      next[b] = at;
+      at += count;
+    }
+    const order = new Array<number>(n);
+    for (let i = 0; i < n; i++) {
+      order[next[grouping.bucketOf[i]!]!++] = i;
+      bytes += grouping.ends[i]! - grouping.starts[i]!;
+    }
+    const pages = this.writer.finish();
+    const out = Buffer.allocUnsafe(bytes);
+    pages[0]!.copy(out, 0, 0, BinaryCopyWriter.HEADER_BYTES);
+    let at = BinaryCopyWriter.HEADER_BYTES;
+    for (let rank = 0; rank < n; rank++) {
+      const i = order[rank]!;
+      writeInt8(this.pages[i]!, this.offsets[i]!, base + rank + 1);
+      at += this.pages[i]!.copy(out, at, grouping.starts[i]!, grouping.ends[i]!);
+    }
+    out[at] = 0xff;
+    out[at + 1] = 0xff;
+    return [out];
   }
 
   /** Once COPY has returned: the buffers may be reused. */

@@ -27,12 +27,15 @@ export class SnapshotChunk {
   private readonly ops: OpsCopy;
   private readonly rows: CurrentRowsCopy;
   private readonly parameters = new BinaryCopyWriter();
-  /** Per bucket: position (1-based) of its last op in the chunk, sum and count of its ops. */
+  /** Per bucket: position (1-based) of its last op in the chunk (as numbered by seal), sum and count of its ops. */
   private readonly buckets = new Map<string, { last: number; checksum: number; count: number }>();
   private sealed = false;
 
   constructor(readonly rulesId: number) {
-    this.ops = new OpsCopy(rulesId);
+    // Bucket by bucket, so that each bucket's ops lie together in the heap: a table read in key
+    // order meets its buckets in no particular order, and ops in that order would leave a bucket's
+    // ops one or two to a page among every other bucket's, for each read of the bucket to gather.
+    this.ops = new OpsCopy(rulesId, { groupByBucket: true });
     this.rows = new CurrentRowsCopy(rulesId);
   }
 
@@ -82,6 +85,10 @@ export class SnapshotChunk {
   } {
     this.assertOpen();
     this.sealed = true;
+    // The ops are numbered bucket by bucket (OpsCopy groupByBucket), buckets in the order they
+    // first appeared, which is this map's order: each bucket's last op is the running count.
+    let position = 0;
+    for (const totals of this.buckets.values()) totals.last = position += totals.count;
     return {
       ops: this.opCount > 0 ? (base) => this.ops.finish(base) : null,
       rows: this.rows.count > 0 ? this.rows.finish() : null,

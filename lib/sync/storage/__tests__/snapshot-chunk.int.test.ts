@@ -33,18 +33,22 @@ describe('commitSnapshotChunk', () => {
     const result = await commitSnapshotChunk(t.pool, chunk, progress(3, '3'));
     expect(result).toEqual({ firstOpId: 2, lastOpId: 4 });
 
+    // Numbered bucket by bucket (a's, then b's: the order they first appear), each bucket's in
+    // the order put, so that each bucket's ops lie together in the heap.
     const opsA = await readAllOps(t.storage, rulesId, 'a', 0, 100);
     expect(opsA.map((o) => [o.opId, o.op, o.table, o.rowId, o.data])).toEqual([
       [1, 'PUT', 'todos', 'before', '{}'],
       [2, 'PUT', 'todos', '1', '{"v":1}'],
-      [4, 'PUT', 'todos', '3', '{"v":3}'],
+      [3, 'PUT', 'todos', '3', '{"v":3}'],
     ]);
     const [opB] = await readAllOps(t.storage, rulesId, 'b', 0, 100);
-    expect(opB).toEqual({ opId: 3, op: 'PUT', table: 'todos', rowId: '2', data: JSON.stringify({ v: odd }), checksum: opChecksum('PUT', 'todos', '2', JSON.stringify({ v: odd })) });
+    expect(opB).toEqual({ opId: 4, op: 'PUT', table: 'todos', rowId: '2', data: JSON.stringify({ v: odd }), checksum: opChecksum('PUT', 'todos', '2', JSON.stringify({ v: odd })) });
 
     const states = await t.storage.bucketStates(rulesId, ['a', 'b']);
-    expect(states.get('a')).toMatchObject({ checksum: opsA.map((o) => o.checksum).reduce(addChecksums, 0), count: 3, lastOpId: 4 });
-    expect(states.get('b')).toMatchObject({ checksum: opB!.checksum, count: 1, lastOpId: 3 });
+    expect(states.get('a')).toMatchObject({ checksum: opsA.map((o) => o.checksum).reduce(addChecksums, 0), count: 3, lastOpId: 3 });
+    expect(states.get('b')).toMatchObject({ checksum: opB!.checksum, count: 1, lastOpId: 4 });
+    const heap = await t.pool.query<{ bucket: string; op_id: string }>('SELECT bucket, op_id::text FROM lockstep.ops WHERE rules_id = $1 AND op_id > 1 ORDER BY ctid', [rulesId]);
+    expect(heap.rows.map((r) => `${r.bucket}${r.op_id}`)).toEqual(['a2', 'a3', 'b4']);
 
     const rows = await t.storage.getCurrentRows(rulesId, 'public.todos', ['1', '2', '3']);
     expect(rows.get('1')).toEqual({ buckets: ['todos\u001fa'], values: {}, valuesHash: 'h1' });
@@ -109,6 +113,16 @@ describe('commitSnapshotChunk', () => {
     expect(ops).toHaveLength(1001);
     expect(new Set(ops.map((o) => o.opId))).toEqual(new Set(Array.from({ length: 1001 }, (_, i) => i + 1)));
     for (const op of ops) if (op.rowId !== 'x') expect(JSON.parse(op.data!)).toEqual({ i: Number(op.rowId), big });
+    // Bucket by bucket across the pages: each bucket's snapshot ops have consecutive ids, in the
+    // order put, and its totals name its last one.
+    const states = await t.storage.bucketStates(rulesId, ['b0', 'b1', 'b2']);
+    for (const [k, bucket] of ['b0', 'b1', 'b2'].entries()) {
+      const mine = ops.filter((o) => o.rowId !== 'x' && Number(o.rowId) % 3 === k);
+      expect(mine.map((o) => o.opId)).toEqual(mine.map((_, j) => mine[0]!.opId + j));
+      expect(mine.map((o) => Number(o.rowId))).toEqual(mine.map((_, j) => k + 3 * j));
+      const all = ops.filter((o) => Number(o.rowId) % 3 === k || (bucket === 'b0' && o.rowId === 'x'));
+      expect(states.get(bucket)).toMatchObject({ lastOpId: Math.max(...all.map((o) => o.opId)), count: all.length, checksum: all.map((o) => o.checksum).reduce(addChecksums, 0) });
+    }
   });
 
   it('overlaps a chunk with the one before: consecutive op ids, commits in order, each with its progress', async () => {
@@ -131,9 +145,15 @@ describe('commitSnapshotChunk', () => {
     const results = await Promise.all(all);
     expect(results).toEqual([0, 1, 2, 3].map((c) => ({ firstOpId: c * 300 + 1, lastOpId: (c + 1) * 300 })));
     const ops = (await Promise.all(['b0', 'b1'].map((b) => readAllOps(t.storage, rulesId, b, 0, 10_000, 5000)))).flat();
-    expect(ops.map((o) => [o.opId, o.rowId]).sort((a, b) => (a[0] as number) - (b[0] as number))).toEqual(Array.from({ length: 1200 }, (_, i) => [i + 1, String(i).padStart(5, '0')]));
+    // Within each chunk, bucket by bucket: its 150 rows of b0, then its 150 of b1.
+    const rowOf = (n: number) => {
+      const c = Math.floor(n / 300);
+      const rank = n % 300;
+      return String(c * 300 + (rank < 150 ? 2 * rank : 2 * (rank - 150) + 1)).padStart(5, '0');
+    };
+    expect(ops.map((o) => [o.opId, o.rowId]).sort((a, b) => (a[0] as number) - (b[0] as number))).toEqual(Array.from({ length: 1200 }, (_, n) => [n + 1, rowOf(n)]));
     const states = await t.storage.bucketStates(rulesId, ['b0', 'b1']);
-    expect(states.get('b0')).toMatchObject({ count: 600, lastOpId: 1199 });
+    expect(states.get('b0')).toMatchObject({ count: 600, lastOpId: 1050 });
     expect(states.get('b1')).toMatchObject({ count: 600, lastOpId: 1200 });
     expect((await t.storage.getRulesVersion(rulesId))?.snapshotProgress).toEqual(progress(1200, '1199'));
   });
