@@ -59,6 +59,8 @@ export class Replicator {
   private readonly inserts = { areNew: true };
   role: 'starting' | 'standby' | 'leader' | 'stopped' = 'starting';
   versionId: number | undefined;
+  /** What the leader runs beside streaming (see `beside`). */
+  private housekeeping: Promise<void> = Promise.resolve();
 
   constructor(private readonly options: ReplicatorOptions) {
     this.log = options.log ?? createLogger({ component: 'replicator' });
@@ -129,11 +131,24 @@ export class Replicator {
       onCheckpoint: () => {
         if (activated) return;
         activated = true;
-        void this.activate(version.id, log).catch((error: unknown) => log.error('activating the new rules version failed', { error }));
+        this.beside(() => this.activate(version.id, log), log, 'activating the new rules version failed');
       },
     });
-    if (activated) this.scheduleCompaction(version.id, log);
+    if (activated) {
+      this.scheduleCompaction(version.id, log);
+      // A leader stopped (or killed) between activating its version and dropping the ones it
+      // replaced leaves them behind, their slots holding WAL on the source: drop them now.
+      this.beside(() => this.dropRetired(storage, version.id, log), log, 'dropping retired rules versions failed');
+    }
     await this.current.run();
+  }
+
+  /**
+   * Runs `work` beside streaming, one piece after another; the lead is not let go (nor the
+   * storage pool ended) before it is done (releaseLead).
+   */
+  private beside(work: () => Promise<void>, log: Logger, failure: string): void {
+    this.housekeeping = this.housekeeping.then(work).catch((error: unknown) => log.error(failure, { error }));
   }
 
   /** Makes a freshly built version the one clients see, then drops the versions it replaces. */
@@ -241,6 +256,7 @@ export class Replicator {
   }
 
   private async releaseLead(): Promise<void> {
+    await this.housekeeping;
     clearInterval(this.compactTimer);
     await this.current?.stop().catch(() => undefined);
     this.current = undefined;

@@ -3,6 +3,8 @@ import syncConfig from '@/sync.config';
 import { announcements, todos } from '@/lib/db/schema';
 import { bucket, compileSyncRules, defineSyncRules, eq, from } from '@/lib/sync/config';
 import { seedDemoData } from '@/lib/db/seed';
+import { createRulesVersion, retireRulesVersion } from '@/lib/sync/storage';
+import type { Replicator } from '../replicator';
 import { activeVersion, asObject, bucketContents, expectedContents, poll, replicationFixture, waitForCatchUp, type ReplicationFixture } from './harness';
 
 const v1 = compileSyncRules(syncConfig);
@@ -18,6 +20,8 @@ const v2 = compileSyncRules(
 );
 
 let f: ReplicationFixture;
+/** The instance that built and leads the changed rules' version. */
+let building: Replicator | undefined;
 beforeAll(async () => {
   f = await replicationFixture(v1);
   await seedDemoData(f.app.url);
@@ -49,7 +53,7 @@ describe('rules versions and leadership', () => {
     const oldSlot = (await f.storage.pool.query<{ slot_name: string }>('SELECT slot_name FROM lockstep.rules_versions WHERE id = $1', [old])).rows[0]!.slot_name;
     // Apply the new publication first, as a migration would.
     await f.app.pool.query(v2.publicationSql());
-    f.start({ rules: v2, standbyPollMs: 200 });
+    building = f.start({ rules: v2, standbyPollMs: 200 });
     // The old version keeps serving until the new one has its first checkpoint.
     const next = await poll(async () => {
       const id = await activeVersion(f.storage.pool);
@@ -66,5 +70,19 @@ describe('rules versions and leadership', () => {
     const contents = asObject(await bucketContents(f.storage.pool, next));
     expect(contents).toEqual(asObject(await expectedContents(f.app.pool, v2)));
     expect(Object.keys(contents['done[]'] ?? {}).length).toBeGreaterThan(0);
+  });
+
+  it('a leader of an active version drops retired versions left behind (a stop between activating and dropping)', async () => {
+    const slotName = `lockstep_leftover_${Date.now()}`;
+    await f.app.pool.query("SELECT pg_create_logical_replication_slot($1, 'pgoutput')", [slotName]);
+    const leftover = await createRulesVersion(f.storage.pool, { versionHash: 'leftover-version', slotName });
+    await retireRulesVersion(f.storage.pool, leftover.id);
+    await building!.stop();
+    f.start({ rules: v2, standbyPollMs: 200 });
+    await poll(async () => {
+      const slot = await f.app.pool.query('SELECT 1 FROM pg_replication_slots WHERE slot_name = $1', [slotName]);
+      const version = await f.storage.pool.query('SELECT 1 FROM lockstep.rules_versions WHERE id = $1', [leftover.id]);
+      return slot.rowCount === 0 && version.rowCount === 0 ? true : undefined;
+    }, 15_000, 'the leftover slot and version to be dropped');
   });
 });
