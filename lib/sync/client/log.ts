@@ -27,3 +27,8 @@ export function memoryLogger(): ClientLogger & { lines: Array<{ level: LogLevel;
   const at = (level: LogLevel) => (message: string, fields?: Record<string, unknown>) => void lines.push({ level, message, ...(fields ? { fields } : {}) });
   return { lines, debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
 }
+
+/** Wall-clock ms with sub-ms precision, comparable across the page and its workers (for timing lines in the debug log). */
+export function epochMs(): number {
+  return Math.round((performance.timeOrigin + performance.now()) * 10) / 10;
+}

@@ -1,6 +1,6 @@
 import { errorBodySchema, MediaType, SyncErrorCode, SyncHeader, SyncPath, TOKEN_ERROR_CODES, type SyncLine } from '@/lib/sync/protocol';
 import { ClientErrorCode, serializeError, SyncClientError } from '../errors';
-import { silentLogger, type ClientLogger } from '../log';
+import { epochMs, silentLogger, type ClientLogger } from '../log';
 import { initialStatus, type StorageKind, type SyncStatus } from '../status';
 import type { LocalStore } from '../storage/local-store';
 import { preparePage, type PreparedPage } from '../storage/pages';
@@ -70,7 +70,6 @@ export class SyncEngine {
   private checksumFailures = 0;
   /** Time spent on the checkpoint being downloaded, for the debug line logged when it is applied. */
   private timing = newTiming();
-  /** Data lines received and not yet stored (see flushData). */
   /** Data lines parsed and prepared, not yet stored (see flushData). */
   private pendingData: PreparedPage[] = [];
   private pendingOps = 0;
@@ -390,11 +389,6 @@ export class SyncEngine {
 /** What the debug line of an applied checkpoint reports: where the download's time went. */
 function newTiming() {
   return { parseMs: 0, storeMs: 0, readMs: 0, ops: 0, at: {} as { token?: number; response?: number; firstLine?: number } };
-}
-
-/** Wall-clock ms with sub-ms precision, comparable across the page and its workers. */
-function epochMs(): number {
-  return Math.round((performance.timeOrigin + performance.now()) * 10) / 10;
 }
 
 function queueFields(queue: UploadQueue): Pick<SyncStatus, 'uploading' | 'pendingUploads' | 'uploadError'> {

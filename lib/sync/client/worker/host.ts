@@ -4,7 +4,7 @@ import { SyncCore, type ExecuteResult, type SqlStatement, type SyncCoreOptions }
 import type { SqlParams } from '../db/database';
 import { openBrowserDatabase } from '../db/open-browser';
 import { serializeError } from '../errors';
-import { consoleLogger } from '../log';
+import { consoleLogger, epochMs } from '../log';
 import { fetchSyncToken, type SyncToken, type TokenFetcher } from '../sync/token';
 import type { CallMessage, OnlineNotice, UploadAnswer, WorkerInit, WorkerReply } from './messages';
 
@@ -108,10 +108,6 @@ async function start(init: WorkerInit, upload: ((request: UploadRequest) => Prom
 
 /** When the worker's script ran, the init arrived, the database and the sync core opened (for the debug log). */
 const startedAt: Record<string, number> = {};
-
-function epochMs(): number {
-  return Math.round((performance.timeOrigin + performance.now()) * 10) / 10;
-}
 
 function dispatch(core: SyncCore, _client: LocalSyncClient, call: CallMessage): unknown {
   const [sql, params] = call.args as [string, SqlParams | undefined];

@@ -279,8 +279,13 @@ export class SyncHub {
         if (data) {
           this.writeCheckpoints.settle(data.checkpoint.lsn);
           const read = performance.now();
-          const accepted = await acceptRound(data, joined, this.options.wakeSlice);
-          for (const p of joined) p.awaitingRound = undefined;
+          let accepted: Awaited<ReturnType<typeof acceptRound>>;
+          try {
+            accepted = await acceptRound(data, joined, this.options.wakeSlice);
+          } finally {
+            // Also when a hand-out fails: a stream still marked would not read the checkpoint itself.
+            for (const p of joined) p.awaitingRound = undefined;
+          }
           others.push(...accepted.refused);
           // Those that took the round hold the lookups it checked (re-derived where they changed);
           // those that refused it keep their epoch and read their lookups themselves.
