@@ -134,6 +134,8 @@ export class Replicator {
         this.beside(() => this.activate(version.id, log), log, 'activating the new rules version failed');
       },
     });
+    // A stop() during the awaits above found no current replicator to stop.
+    if (this.stopped) return;
     if (activated) {
       this.scheduleCompaction(version.id, log);
       // A leader stopped (or killed) between activating its version and dropping the ones it
@@ -267,6 +269,7 @@ export class Replicator {
 
   private sleep(ms: number): Promise<void> {
     return new Promise((resolve) => {
+      if (this.stopped) return resolve(); // stop() came while no sleep was there to wake
       const timer = setTimeout(resolve, ms);
       this.wakeUp = () => {
         clearTimeout(timer);

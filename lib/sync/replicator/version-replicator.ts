@@ -77,9 +77,11 @@ export class VersionReplicator {
       await created?.connection.end().catch(() => undefined);
       await admin.end().catch(() => undefined);
     }
-    if (this.abort.signal.aborted) return;
-
     const fresh = await getRulesVersion(storage, rulesId);
+    const hasCheckpoint = (await latestCheckpoint(storage, rulesId)) !== null;
+    // Checked after the last await before the streamer exists: a stop() that came earlier found
+    // no streamer to stop, and streaming now would run on after it.
+    if (this.abort.signal.aborted) return;
     const catchUpLsn = progress.catchUpLsn ?? '0/0';
     this.streamer = new Streamer({
       sourceUrl: this.options.sourceUrl,
@@ -89,7 +91,7 @@ export class VersionReplicator {
       rules,
       resumeLsn: fresh?.lastLsn ?? catchUpLsn,
       catchUpLsn,
-      hasCheckpoint: (await latestCheckpoint(storage, rulesId)) !== null,
+      hasCheckpoint,
       maxBatchChanges: this.options.maxBatchChanges,
       log,
       ...(this.options.inserts ? { inserts: this.options.inserts } : {}),

@@ -4,7 +4,8 @@ import { announcements, todos } from '@/lib/db/schema';
 import { bucket, compileSyncRules, defineSyncRules, eq, from } from '@/lib/sync/config';
 import { seedDemoData } from '@/lib/db/seed';
 import { createRulesVersion, retireRulesVersion } from '@/lib/sync/storage';
-import type { Replicator } from '../replicator';
+import { Replicator } from '../replicator';
+import { silentLogger } from '../log';
 import { activeVersion, asObject, bucketContents, expectedContents, poll, replicationFixture, waitForCatchUp, type ReplicationFixture } from './harness';
 
 const v1 = compileSyncRules(syncConfig);
@@ -22,6 +23,8 @@ const v2 = compileSyncRules(
 let f: ReplicationFixture;
 /** The instance that built and leads the changed rules' version. */
 let building: Replicator | undefined;
+/** The instance that leads it after `building` stopped. */
+let successor: Replicator | undefined;
 beforeAll(async () => {
   f = await replicationFixture(v1);
   await seedDemoData(f.app.url);
@@ -78,11 +81,27 @@ describe('rules versions and leadership', () => {
     const leftover = await createRulesVersion(f.storage.pool, { versionHash: 'leftover-version', slotName });
     await retireRulesVersion(f.storage.pool, leftover.id);
     await building!.stop();
-    f.start({ rules: v2, standbyPollMs: 200 });
+    successor = f.start({ rules: v2, standbyPollMs: 200 });
     await poll(async () => {
       const slot = await f.app.pool.query('SELECT 1 FROM pg_replication_slots WHERE slot_name = $1', [slotName]);
       const version = await f.storage.pool.query('SELECT 1 FROM lockstep.rules_versions WHERE id = $1', [leftover.id]);
       return slot.rowCount === 0 && version.rowCount === 0 ? true : undefined;
     }, 15_000, 'the leftover slot and version to be dropped');
   });
+
+  it('a stop at any moment while taking the lead ends the run', async () => {
+    await successor!.stop();
+    await poll(async () => (successor!.role === 'stopped' ? true : undefined), 10_000, 'the leader to stop');
+    // Between taking the lock and streaming there are awaits where no streamer exists yet to be
+    // stopped; a stop there must not be lost (the run would stream on for ever).
+    for (let delayMs = 0; delayMs <= 90; delayMs += 2) {
+      const replicator = new Replicator({ sourceUrl: f.app.url, storageUrl: f.storage.url, rules: v2, log: silentLogger, compactEveryMs: 0, standbyPollMs: 50 });
+      const run = replicator.run();
+      await poll(async () => (replicator.role === 'leader' ? true : undefined), 10_000, 'the instance to lead');
+      await new Promise((resolve) => setTimeout(resolve, delayMs));
+      await replicator.stop();
+      const ended = await Promise.race([run.then(() => true), new Promise<false>((resolve) => setTimeout(() => resolve(false), 5_000))]);
+      expect(ended, `run() ended after a stop ${delayMs} ms into leading`).toBe(true);
+    }
+  }, 120_000);
 });
