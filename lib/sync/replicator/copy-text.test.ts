@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { CopyTextParser } from './copy-text';
+import { CopyTextParser, CopyTextRows } from './copy-text';
 import type { SourceRow } from './changes';
 
 /** A value as COPY TO writes it in text format. */
@@ -63,5 +63,29 @@ describe('CopyTextParser', () => {
     expect(() => parse(['a', 'b'], [Buffer.from('1\t2\t3\n')])).toThrow(/more than 2 values/);
     expect(() => parse(['a', 'b'], [Buffer.from('1\t2\n3\t')])).toThrow(/ended inside a row/);
     expect(() => parse(['a'], [Buffer.from('1\\\n')])).toThrow(/lone backslash/);
+  });
+});
+
+describe('CopyTextRows (a chunk kept as bytes, rows parsed when asked for)', () => {
+  const rowsOf = (columns: string[], bytes: Buffer) => new CopyTextRows(new CopyTextParser(columns), bytes, columns);
+
+  it('gives the rows the streaming parser gives, in order, by index', () => {
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.option(fc.string({ unit: text, maxLength: 12 })), fc.option(fc.string({ unit: 'binary', maxLength: 5 }))), { maxLength: 8 }), (rows) => {
+        const bytes = encode(rows);
+        const lazy = rowsOf(['a', 'b'], bytes);
+        expect(lazy.count).toBe(rows.length);
+        expect(Array.from({ length: lazy.count }, (_, i) => lazy.row(i))).toEqual(parse(['a', 'b'], [bytes]));
+        // Any row alone, e.g. the last (the chunk's resume key), without the ones before it.
+        if (rows.length > 0) expect(lazy.row(rows.length - 1)).toEqual({ a: rows.at(-1)![0], b: rows.at(-1)![1] });
+      }),
+    );
+  });
+
+  it('refuses output that ends inside a row, and indexes past the end', () => {
+    expect(rowsOf(['a'], Buffer.alloc(0)).count).toBe(0);
+    expect(() => rowsOf(['a', 'b'], Buffer.from('1\t2\n3\t'))).toThrow(/ended inside a row/);
+    expect(() => rowsOf(['a', 'b'], Buffer.from('1\t2\n')).row(1)).toThrow(RangeError);
+    expect(() => rowsOf(['a', 'b'], Buffer.from('1\n')).row(0)).toThrow(/fewer than 2 values/);
   });
 });

@@ -44,7 +44,7 @@ export class CopyTextParser {
     for (;;) {
       const newline = buf.indexOf(NEWLINE, pos);
       if (newline < 0 || newline >= end) break;
-      out.push(this.row(buf, pos, newline));
+      out.push(this.parseRow(buf, pos, newline));
       pos = newline + 1;
     }
     if (pos < end) this.rest = buf.subarray(pos);
@@ -55,7 +55,8 @@ export class CopyTextParser {
     if (this.rest && this.rest.length > 0) throw copyError('the output ended inside a row');
   }
 
-  private row(buf: Buffer, start: number, end: number): SourceRow {
+  /** The row whose bytes are `buf[start, end)` (without its newline). */
+  parseRow(buf: Buffer, start: number, end: number): SourceRow {
     const columns = this.columns;
     const count = columns.length;
     const row: SourceRow = {};
@@ -84,6 +85,39 @@ export class CopyTextParser {
     }
     if (pos !== end + 1) throw copyError(`a row with more than ${count} values`);
     return row;
+  }
+}
+
+/**
+ * A whole COPY output kept as its bytes, each row parsed only when it is asked for. The snapshot
+ * reads the next chunk while it plans the current one: as bytes, the waiting chunk is a single
+ * buffer outside the JS heap, where 10,000 parsed rows (objects and their strings) would outlive
+ * several young-generation collections and be copied by each of them.
+ */
+export class CopyTextRows {
+  /** Where each row's newline is. */
+  private readonly ends: number[] = [];
+
+  constructor(
+    private readonly parser: CopyTextParser,
+    private readonly bytes: Buffer,
+    /** The columns, in table order. */
+    readonly columns: readonly string[],
+  ) {
+    for (let at = bytes.indexOf(NEWLINE); at >= 0; at = bytes.indexOf(NEWLINE, at + 1)) this.ends.push(at);
+    const last = this.ends.length > 0 ? this.ends[this.ends.length - 1]! : -1;
+    if (last !== bytes.length - 1) throw copyError('the output ended inside a row');
+  }
+
+  get count(): number {
+    return this.ends.length;
+  }
+
+  /** Row `i` (0-based), parsed now. */
+  row(i: number): SourceRow {
+    const end = this.ends[i];
+    if (end === undefined) throw new RangeError(`row ${i} of ${this.ends.length}`);
+    return this.parser.parseRow(this.bytes, i === 0 ? 0 : this.ends[i - 1]! + 1, end);
   }
 }
 

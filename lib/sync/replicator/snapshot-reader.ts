@@ -1,14 +1,14 @@
 import type pg from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
-import type { SourceRow } from './changes';
-import { CopyTextParser } from './copy-text';
+import { CopyTextParser, CopyTextRows } from './copy-text';
 import type { ColumnTypes } from './row-state';
 import { quoteIdent, type SourceTable } from './source';
 
 const FIRST_CHUNK_ROWS = 1000;
 
 export interface SnapshotChunk {
-  rows: SourceRow[];
+  /** The chunk's rows, parsed when asked for (see CopyTextRows). */
+  rows: CopyTextRows;
   /** Primary key values (text) of the chunk's last row: where the next chunk starts. */
   lastKey: string[];
   /** Each column's type OID. */
@@ -47,11 +47,11 @@ export async function* readTable(
     for (;; limit = options.chunkSize) {
       const after = afterKey ? ` WHERE (${keyList}) > (${afterKey.map((v, i) => `${sqlLiteral(v)}::${keyTypes[i]}`).join(', ')})` : '';
       const rows = await copyRows(client, `COPY (${select}${after} ORDER BY ${keyList} LIMIT ${limit}) TO STDOUT`, names);
-      if (rows.length === 0) break;
-      const last = rows[rows.length - 1]!;
+      if (rows.count === 0) break;
+      const last = rows.row(rows.count - 1);
       afterKey = table.primaryKey.map((c) => last[c] as string);
       yield { rows, lastKey: afterKey, types };
-      if (rows.length < limit) break;
+      if (rows.count < limit) break;
     }
     await client.query('COMMIT');
   } catch (error) {
@@ -60,12 +60,11 @@ export async function* readTable(
   }
 }
 
-async function copyRows(client: pg.Client, sql: string, columns: string[]): Promise<SourceRow[]> {
-  const parser = new CopyTextParser(columns);
-  const rows: SourceRow[] = [];
-  for await (const chunk of client.query(copyTo(sql)) as AsyncIterable<Buffer>) parser.push(chunk, rows);
-  parser.finish();
-  return rows;
+/** The output of a COPY, as bytes; rows are parsed as the planner takes them. */
+async function copyRows(client: pg.Client, sql: string, columns: string[]): Promise<CopyTextRows> {
+  const pieces: Buffer[] = [];
+  for await (const piece of client.query(copyTo(sql)) as AsyncIterable<Buffer>) pieces.push(piece);
+  return new CopyTextRows(new CopyTextParser(columns), pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces), columns);
 }
 
 /** A string literal that means `value` whatever standard_conforming_strings is set to. */

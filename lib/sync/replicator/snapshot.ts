@@ -69,7 +69,7 @@ export async function snapshotTables(options: SnapshotOptions): Promise<void> {
         // replay: they are stored with a hash, so the replays are recognised (ChangePlanner).
         const chunk = await planChunk(rules, options.rulesId, table.key, result.value, options.snapshotName === undefined);
         state.lastKey = result.value.lastKey;
-        state.rows += result.value.rows.length;
+        state.rows += result.value.rows.count;
         const t1 = performance.now();
         await earlier?.done;
         const waited = performance.now() - t1;
@@ -77,7 +77,7 @@ export async function snapshotTables(options: SnapshotOptions): Promise<void> {
         earlier = later;
         later = startSnapshotChunk(options.storage, chunk, progress, later);
         later.done.catch(() => undefined); // surfaced when awaited
-        log.debug('snapshot chunk', { rows: result.value.rows.length, ops: chunk.opCount, planMs: Math.round(t1 - t0), waitedForCommitMs: Math.round(waited) });
+        log.debug('snapshot chunk', { rows: result.value.rows.count, ops: chunk.opCount, planMs: Math.round(t1 - t0), waitedForCommitMs: Math.round(waited) });
       }
       await earlier?.done;
       await later?.done;
@@ -98,14 +98,15 @@ export async function snapshotTables(options: SnapshotOptions): Promise<void> {
  */
 async function planChunk(rules: ReplicatorRules, rulesId: number, table: string, source: SourceChunk, hashRows: boolean): Promise<SnapshotChunk> {
   const { rows, types } = source;
-  if (rows[0]) rules.observeColumns(table, Object.keys(rows[0]));
+  if (rows.count > 0) rules.observeColumns(table, rows.columns);
   const chunk = new SnapshotChunk(rulesId);
   const isData = rules.isDataTable(table);
   const isParameter = rules.isParameterTable(table);
-  for (let start = 0; start < rows.length; start += ROWS_PER_TURN) {
+  for (let start = 0; start < rows.count; start += ROWS_PER_TURN) {
     if (start > 0) await nextTurn();
-    const end = Math.min(rows.length, start + ROWS_PER_TURN);
-    for (let i = start; i < end; i++) planRow(rules, chunk, table, rows[i] as Record<string, string | null>, isData, isParameter, types, hashRows);
+    const end = Math.min(rows.count, start + ROWS_PER_TURN);
+    // Each row is parsed here, just before it is planned, so it dies young (CopyTextRows).
+    for (let i = start; i < end; i++) planRow(rules, chunk, table, rows.row(i) as Record<string, string | null>, isData, isParameter, types, hashRows);
   }
   return chunk;
 }
