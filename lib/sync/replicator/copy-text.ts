@@ -2,20 +2,6 @@ import { ReplicationError } from './errors';
 import type { SourceRow } from './changes';
 import { utf8Text } from './utf8-text';
 
-/**
- * A parser of COPY ... TO STDOUT in text format (https://www.postgresql.org/docs/current/sql-copy.html#id-1.9.3.55.9.2),
- * the snapshot's way of reading source rows: each value is exactly what the type's output function
- * prints (the same text pgoutput and a SELECT in text mode deliver), and the rows arrive as one
- * byte stream that is split here, without a protocol message, an event and a result object per
- * row as a SELECT costs in node-postgres.
- *
- * Rows end with a newline, values are separated by a tab, SQL NULL is `\N`, and a backslash
- * escapes the rest (`\\`, `\n`, `\t`, ...; octal and hex escapes are decoded too although COPY TO
- * never writes them). Each row becomes a plain object with its columns in table order, so every
- * row of a table shares one V8 shape (as pgoutput.ts's rows do).
- */
-
-
 const TAB = 0x09;
 const NEWLINE = 0x0a;
 const BACKSLASH = 0x5c;
@@ -24,39 +10,52 @@ function copyError(message: string): ReplicationError {
   return new ReplicationError('SNAPSHOT_COPY_INVALID', `Could not parse the snapshot's COPY output: ${message}.`);
 }
 
-export class CopyTextParser {
-  /** The start of a row that the last chunk ended in the middle of. */
-  private rest: Buffer | undefined;
+/**
+ * The output of one COPY ... TO STDOUT in text format (https://www.postgresql.org/docs/current/sql-copy.html#id-1.9.3.55.9.2),
+ * the snapshot's way of reading source rows: each value is exactly what the type's output function
+ * prints (the same text pgoutput and a SELECT in text mode deliver), and the rows arrive as one
+ * byte stream that is split here, without a protocol message, an event and a result object per
+ * row as a SELECT costs in node-postgres.
+ *
+ * The output is kept as its bytes and each row parsed only when it is asked for. The snapshot
+ * reads the next chunk while it plans the current one: as bytes, the waiting chunk is a single
+ * buffer outside the JS heap, where 10,000 parsed rows (objects and their strings) would outlive
+ * several young-generation collections and be copied by each of them.
+ *
+ * Rows end with a newline, values are separated by a tab, SQL NULL is `\N`, and a backslash
+ * escapes the rest (`\\`, `\n`, `\t`, ...; octal and hex escapes are decoded too although COPY TO
+ * never writes them). Each row becomes a plain object with its columns in table order, so every
+ * row of a table shares one V8 shape (as pgoutput.ts's rows do).
+ */
+export class CopyTextRows {
+  /** Where each row's newline is. */
+  private readonly ends: number[] = [];
 
-  constructor(private readonly columns: readonly string[]) {
+  constructor(
+    private readonly bytes: Buffer,
+    /** The columns, in table order. */
+    readonly columns: readonly string[],
+  ) {
     if (columns.length === 0) throw copyError('a table without columns');
+    for (let at = bytes.indexOf(NEWLINE); at >= 0; at = bytes.indexOf(NEWLINE, at + 1)) this.ends.push(at);
+    const last = this.ends.length > 0 ? this.ends[this.ends.length - 1]! : -1;
+    if (last !== bytes.length - 1) throw copyError('the output ended inside a row');
   }
 
-  /** Parses the complete rows of `chunk` into `out`; a row it ends inside of waits for the next chunk. */
-  push(chunk: Buffer, out: SourceRow[]): void {
-    let buf = chunk;
-    if (this.rest) {
-      buf = Buffer.concat([this.rest, chunk]);
-      this.rest = undefined;
-    }
-    const end = buf.length;
-    let pos = 0;
-    for (;;) {
-      const newline = buf.indexOf(NEWLINE, pos);
-      if (newline < 0 || newline >= end) break;
-      out.push(this.parseRow(buf, pos, newline));
-      pos = newline + 1;
-    }
-    if (pos < end) this.rest = buf.subarray(pos);
+  get count(): number {
+    return this.ends.length;
   }
 
-  /** Call once the COPY has ended: the output must end with a whole row. */
-  finish(): void {
-    if (this.rest && this.rest.length > 0) throw copyError('the output ended inside a row');
+  /** Row `i` (0-based), parsed now. */
+  row(i: number): SourceRow {
+    const end = this.ends[i];
+    if (end === undefined) throw new RangeError(`row ${i} of ${this.ends.length}`);
+    return this.parse(i === 0 ? 0 : this.ends[i - 1]! + 1, end);
   }
 
-  /** The row whose bytes are `buf[start, end)` (without its newline). */
-  parseRow(buf: Buffer, start: number, end: number): SourceRow {
+  /** The row whose bytes are `bytes[start, end)` (without its newline). */
+  private parse(start: number, end: number): SourceRow {
+    const buf = this.bytes;
     const columns = this.columns;
     const count = columns.length;
     const row: SourceRow = {};
@@ -85,39 +84,6 @@ export class CopyTextParser {
     }
     if (pos !== end + 1) throw copyError(`a row with more than ${count} values`);
     return row;
-  }
-}
-
-/**
- * A whole COPY output kept as its bytes, each row parsed only when it is asked for. The snapshot
- * reads the next chunk while it plans the current one: as bytes, the waiting chunk is a single
- * buffer outside the JS heap, where 10,000 parsed rows (objects and their strings) would outlive
- * several young-generation collections and be copied by each of them.
- */
-export class CopyTextRows {
-  /** Where each row's newline is. */
-  private readonly ends: number[] = [];
-
-  constructor(
-    private readonly parser: CopyTextParser,
-    private readonly bytes: Buffer,
-    /** The columns, in table order. */
-    readonly columns: readonly string[],
-  ) {
-    for (let at = bytes.indexOf(NEWLINE); at >= 0; at = bytes.indexOf(NEWLINE, at + 1)) this.ends.push(at);
-    const last = this.ends.length > 0 ? this.ends[this.ends.length - 1]! : -1;
-    if (last !== bytes.length - 1) throw copyError('the output ended inside a row');
-  }
-
-  get count(): number {
-    return this.ends.length;
-  }
-
-  /** Row `i` (0-based), parsed now. */
-  row(i: number): SourceRow {
-    const end = this.ends[i];
-    if (end === undefined) throw new RangeError(`row ${i} of ${this.ends.length}`);
-    return this.parser.parseRow(this.bytes, i === 0 ? 0 : this.ends[i - 1]! + 1, end);
   }
 }
 

@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
-import { CopyTextParser, CopyTextRows } from './copy-text';
+import { CopyTextRows } from './copy-text';
 import type { ColumnTypes } from './row-state';
 import { quoteIdent, type SourceTable } from './source';
 
@@ -64,7 +64,7 @@ export async function* readTable(
 async function copyRows(client: pg.Client, sql: string, columns: string[]): Promise<CopyTextRows> {
   const pieces: Buffer[] = [];
   for await (const piece of client.query(copyTo(sql)) as AsyncIterable<Buffer>) pieces.push(piece);
-  return new CopyTextRows(new CopyTextParser(columns), pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces), columns);
+  return new CopyTextRows(pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces), columns);
 }
 
 /** A string literal that means `value` whatever standard_conforming_strings is set to. */
