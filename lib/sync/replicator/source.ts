@@ -66,9 +66,13 @@ export async function checkSourceTables(client: pg.Client, publication: string, 
   }
 }
 
-/** The server's current WAL position. */
+/**
+ * The server's current WAL insert position: past the commit of every transaction visible now.
+ * Not pg_current_wal_lsn(), the write position: with synchronous_commit=off a commit is visible
+ * (and a snapshot may have read its rows) before its WAL is written.
+ */
 export async function currentLsn(client: pg.Client | pg.Pool): Promise<Lsn> {
-  const result = await client.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn');
+  const result = await client.query<{ lsn: string }>('SELECT pg_current_wal_insert_lsn()::text AS lsn');
   return result.rows[0]!.lsn;
 }
 

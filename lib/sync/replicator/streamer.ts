@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { getCurrentRows, listCurrentRows, prepareCommit, startPrepared, type BatchCommit, type CommitResult, type PreparedCommit } from '@/lib/sync/storage';
+import { getCurrentRows, listCurrentRows, prepareCommit, startPrepared, type BatchCommit, type CommitResult, type PreparedCommit, type PreviousCommit } from '@/lib/sync/storage';
 import { ChangePlanner, type RowOverlay, type SourceChange } from './changes';
 import { ReplicationError } from './errors';
 import type { Logger } from './log';
@@ -231,8 +231,9 @@ export class Streamer {
   /**
    * Plans the next batch while the previous one commits (Node and the storage database work at
    * the same time), and starts writing it while the previous one finishes its commit, but batches
-   * commit strictly one after the other: op ids follow commit order (startPrepared), and an LSN is
-   * confirmed only once everything before it is in storage. Transactions that arrive while a
+   * commit strictly one after the other, each only if the one before committed: op ids follow
+   * commit order (startPrepared), and an LSN is confirmed only once everything before it is in
+   * storage. Transactions that arrive while a
    * commit is under way join the batch being planned, up to maxBatchChanges, so batches grow with
    * the load. The batch being planned reads the rows the batches still committing changed from
    * their overlays, so it never depends on those commits.
@@ -376,7 +377,7 @@ export class Streamer {
     done.catch((error: unknown) => failed(error));
     // A batch that may write nothing leaves the counter as it was: the next one waits for it to end.
     if (skippable) return { done };
-    return { done, pipeline: { lastOpId: handle.then((h) => h.lastOpId), counterTaken: handle.then((h) => h.counterTaken) } };
+    return { done, pipeline: { lastOpId: handle.then((h) => h.lastOpId), counterTaken: handle.then((h) => h.counterTaken), done: handle.then((h) => h.done) } };
   }
 
   private async committed(handle: BatchCommit, lsn: Lsn, checkpoint: boolean): Promise<void> {
@@ -434,7 +435,7 @@ export class Streamer {
 }
 
 /** What the next batch needs of a commit under way to overlap it (startPrepared). */
-type Pipeline = Pick<BatchCommit, 'lastOpId' | 'counterTaken'>;
+type Pipeline = PreviousCommit;
 
 /** A batch whose commit is under way. */
 interface InFlight {

@@ -89,18 +89,27 @@ export interface BatchCommit {
   readonly done: Promise<CommitResult>;
 }
 
+/** What a batch needs of the commit before it to overlap it (startPrepared). */
+export type PreviousCommit = Pick<BatchCommit, 'lastOpId' | 'counterTaken' | 'done'>;
+
 /**
  * commitPrepared, overlapping the commit of the batch before (`previous`) for a single writer:
  * the batch's ops are numbered from the previous batch's last op id and sent with COPY while that
  * batch still commits (op ids are new keys: nothing the previous batch writes can conflict); only
  * then does it queue for the counter, whose row lock the previous batch holds until it commits,
  * and write the rest (current rows may be keys the previous batch deletes). So batches
- * still commit one after the other, in order. Should the counter not be where the numbering
- * assumed (the previous batch failed, or anything else wrote), the batch is rolled back with
- * STORAGE_RULES_VERSION_STATE: nothing is written with wrong op ids. Without `previous` it is
- * commitPrepared.
+ * still commit one after the other, in order.
+ *
+ * A batch commits only if the one before did: it waits for `previous.done` before its COMMIT, and
+ * is rolled back with STORAGE_RULES_VERSION_STATE when that failed, or when the counter is not
+ * where the numbering assumed (anything else wrote). The op ids alone cannot tell: a batch that
+ * fails after taking the counter (its inserted rows go last) leaves the counter where the next
+ * batch expects it when that one has no ops, and a batch of one statement is numbered by the
+ * database. Committing in the failed batch's place would record a later LSN without its changes,
+ * and the replicator resumes from that LSN. A batch of one statement therefore starts only once
+ * the one before has committed. Without `previous` it is commitPrepared.
  */
-export function startPrepared(pool: pg.Pool, prepared: PreparedCommit, previous?: Pick<BatchCommit, 'lastOpId' | 'counterTaken'>): BatchCommit {
+export function startPrepared(pool: pg.Pool, prepared: PreparedCommit, previous?: PreviousCommit): BatchCommit {
   const { rulesId, batch: p } = prepared;
   const signals = commitSignals();
   let done: Promise<CommitResult>;
@@ -108,8 +117,8 @@ export function startPrepared(pool: pg.Pool, prepared: PreparedCommit, previous?
     done = commitWithCopy(pool, rulesId, p, prepared.copy, signals, previous);
   } else {
     done = (async () => {
-      // Never ahead of the previous batch for the counter: its op ids assume it comes first.
-      await previous?.counterTaken;
+      // One statement commits as it ends: only after the batch before has committed.
+      if (previous) await previousCommitted(rulesId, previous);
       const { rows } = await pool.query<{ refused: string | null; last_op_id: string | null; last_lsn: string | null }>({
         name: 'lockstep_commit_batch',
         text: COMMIT_BATCH,
@@ -157,7 +166,7 @@ async function commitWithCopy(
   p: PreparedBatch,
   encoded: NonNullable<PreparedCommit['copy']>,
   signals: CommitSignals,
-  previous: Pick<BatchCommit, 'lastOpId' | 'counterTaken'> | undefined,
+  previous: PreviousCommit | undefined,
 ): Promise<CommitResult> {
   const n = p.opCount;
   return withTransaction(pool, async (client) => {
@@ -202,8 +211,22 @@ async function commitWithCopy(
       await copyIn(client, COPY_CURRENT_ROWS, encoded.rows.finish());
       encoded.rows.recycle();
     }
+    // Its counter lock was granted, so the batch before has ended: commit only if it committed.
+    if (previous) await previousCommitted(rulesId, previous);
     return commitResult(p, taken.lastOpId, taken.lastLsn);
   });
+}
+
+/** Resolves once the batch before has committed; throws STORAGE_RULES_VERSION_STATE when it failed. */
+async function previousCommitted(rulesId: number, previous: PreviousCommit): Promise<void> {
+  try {
+    await previous.done;
+  } catch (error) {
+    throw storageError(StorageErrorCode.rulesVersionState, `The batch before this one in rules version ${rulesId} failed, so this one was rolled back: a batch never commits in the place of the one before.`, {
+      details: { rulesId },
+      cause: error,
+    });
+  }
 }
 
 function commitResult(p: PreparedBatch, lastOpId: number, lastLsn: string | null): CommitResult {

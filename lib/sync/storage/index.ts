@@ -5,7 +5,7 @@
  */
 export { BucketStorage } from './bucket-storage';
 export { migrateStorage, STORAGE_MIGRATIONS_DIR, type MigrateStorageResult } from './migrate';
-export { commitBatch, commitPrepared, prepareCommit, startPrepared, CHECKPOINT_CHANNEL, type BatchCommit, type PreparedCommit } from './commit-batch';
+export { commitBatch, commitPrepared, prepareCommit, startPrepared, CHECKPOINT_CHANNEL, type BatchCommit, type PreparedCommit, type PreviousCommit } from './commit-batch';
 export { commitSnapshotChunk, SnapshotChunk, startSnapshotChunk, type ChunkCommit } from './snapshot-chunk';
 export { compact, type CompactOptions, type CompactResult } from './compact';
 export { bucketStates, checkpointState, checksumRange, latestCheckpoint, readOps } from './reads';

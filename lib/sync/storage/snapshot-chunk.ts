@@ -138,8 +138,9 @@ export interface ChunkCommit {
  * numbered from the previous chunk's last op id and written (with its current rows and parameters)
  * while that chunk still commits. Only then does it take the counter, whose row lock the previous
  * chunk holds until it commits, so chunks still commit one after the other, in order, each with its
- * progress. Should the counter not be where the numbering assumed (the previous chunk failed, or
- * anything else wrote), the chunk is rolled back: nothing is ever written with wrong op ids.
+ * progress. The chunk commits only if the one before committed (it waits for `previous.done`
+ * before its COMMIT), and is rolled back when the counter is not where the numbering assumed
+ * (anything else wrote): nothing is ever written with wrong op ids, nor in a failed chunk's place.
  */
 export function startSnapshotChunk(pool: pg.Pool, chunk: SnapshotChunk, snapshotProgress: SnapshotProgress, previous?: ChunkCommit): ChunkCommit {
   const { rulesId } = chunk;
@@ -186,6 +187,10 @@ export function startSnapshotChunk(pool: pg.Pool, chunk: SnapshotChunk, snapshot
       if (last !== base + n) {
         throw storageError(StorageErrorCode.rulesVersionState, `Snapshot chunk of rules version ${rulesId} numbered its ops after op id ${base}, but the counter moved to ${last - n}: another writer, or the chunk before failed. Rolled back; the snapshot resumes from its last committed chunk.`, { details: { rulesId, expected: base, found: last - n } });
       }
+      // The op ids cannot tell when neither chunk has ops: commit only if the chunk before did.
+      await previous.done.catch((error: unknown) => {
+        throw storageError(StorageErrorCode.rulesVersionState, `The snapshot chunk before this one in rules version ${rulesId} failed, so this one was rolled back; the snapshot resumes from its last committed chunk.`, { details: { rulesId }, cause: error });
+      });
     } else {
       last = await takeOpIds(client);
       numbered(last);

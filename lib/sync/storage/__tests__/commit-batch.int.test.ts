@@ -178,5 +178,16 @@ describe('commitBatch', () => {
     expect(error).toBeInstanceOf(Error);
     expect(await t.storage.getRulesVersion(rulesId)).toMatchObject({ lastOpId: 955, lastLsn: '0/40' });
     expect(await readAllOps(t.storage, rulesId, 'b0', 955, 10_000)).toEqual([]);
+
+    // So does it a batch of one statement, and one without ops, each queued behind a batch that
+    // fails after it took the counter (its inserted rows go last): neither may commit in its place.
+    for (const next of [{ ops: ops(1205, 5) }, { ops: [] }]) {
+      const failingAgain = startPrepared(t.pool, prepareCommit(rulesId, { ops: ops(955, 250), currentRows: { insert: [row('x')] }, checkpoint: true, lsn: '0/50' }));
+      const queued = startPrepared(t.pool, prepareCommit(rulesId, { ...next, checkpoint: true, lsn: '0/60' }), failingAgain);
+      await expect(failingAgain.done).rejects.toThrow(/duplicate key/);
+      await expect(queued.done).rejects.toThrow();
+      expect(await t.storage.getRulesVersion(rulesId)).toMatchObject({ lastOpId: 955, lastLsn: '0/40' });
+      expect(await readAllOps(t.storage, rulesId, 'b0', 955, 10_000)).toEqual([]);
+    }
   });
 });

@@ -177,6 +177,19 @@ describe('commitSnapshotChunk', () => {
     expect(await t.storage.getRulesVersion(rulesId)).toMatchObject({ lastOpId: 1, snapshotProgress: progress(1, '1') });
     expect(await readAllOps(t.storage, rulesId, 'a', 0, 100)).toHaveLength(1);
 
+    // Chunks without ops (rows in no bucket) leave the counter where it was, so the op ids cannot
+    // tell that the chunk before failed: the chunk after must still not commit in its place.
+    const failingRowsOnly = new SnapshotChunk(rulesId);
+    failingRowsOnly.currentRow({ table: 'public.todos', rowId: '1', buckets: [], values: {} });
+    const afterRowsOnly = new SnapshotChunk(rulesId);
+    afterRowsOnly.currentRow({ table: 'public.todos', rowId: '5', buckets: [], values: {} });
+    const e = startSnapshotChunk(t.pool, failingRowsOnly, progress(2, '2'));
+    const f = startSnapshotChunk(t.pool, afterRowsOnly, progress(3, '3'), e);
+    await expect(e.done).rejects.toThrow(/duplicate key/);
+    expect(isLockstepError(await f.done.catch((error: unknown) => error), StorageErrorCode.rulesVersionState)).toBe(true);
+    expect(await t.storage.getRulesVersion(rulesId)).toMatchObject({ lastOpId: 1, snapshotProgress: progress(1, '1') });
+    expect((await t.storage.getCurrentRows(rulesId, 'public.todos', ['5'])).has('5')).toBe(false);
+
     // A writer the chunk does not know of moved the counter between the two chunks.
     const c = startSnapshotChunk(t.pool, new SnapshotChunk(rulesId), progress(1, '1'));
     await c.done;
