@@ -131,7 +131,8 @@ export async function waitForCatchUp(appUrl: string, storageUrl: string, timeout
   await app.connect();
   await storage.connect();
   try {
-    const target = (await app.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn')).rows[0]!.lsn;
+    // The insert position: with synchronous_commit=off a commit can be ahead of the write position.
+    const target = (await app.query<{ lsn: string }>('SELECT pg_current_wal_insert_lsn()::text AS lsn')).rows[0]!.lsn;
     return await poll(async () => {
       const v = (await storage.query<{ id: number; slot_name: string }>("SELECT id, slot_name FROM lockstep.rules_versions WHERE state = 'active'")).rows[0];
       if (!v) return undefined;

@@ -377,7 +377,10 @@ export class Streamer {
     done.catch((error: unknown) => failed(error));
     // A batch that may write nothing leaves the counter as it was: the next one waits for it to end.
     if (skippable) return { done };
-    return { done, pipeline: { lastOpId: handle.then((h) => h.lastOpId), counterTaken: handle.then((h) => h.counterTaken), done: handle.then((h) => h.done) } };
+    const pipeline: Pipeline = { lastOpId: handle.then((h) => h.lastOpId), counterTaken: handle.then((h) => h.counterTaken), done: handle.then((h) => h.done) };
+    // A failure is surfaced by `done`, whether or not a next batch waits on these.
+    for (const signal of [pipeline.lastOpId, pipeline.counterTaken, pipeline.done]) signal.catch(() => undefined);
+    return { done, pipeline };
   }
 
   private async committed(handle: BatchCommit, lsn: Lsn, checkpoint: boolean): Promise<void> {
