@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bucket, compileSyncRules, defineSyncRules, eq, from, fromToken, token } from '@/lib/sync/config';
 import { isLockstepError } from '@/lib/sync/errors';
 import { checkSourceTables } from '../source';
-import { activeVersion, asObject, bucketContents, expectedContents, replicationFixture, waitForCatchUp, type ReplicationFixture } from './harness';
+import { activeVersion, asObject, bucketContents, expectedContents, poll, replicationFixture, waitForCatchUp, type ReplicationFixture } from './harness';
 
 // Test-only source tables, one per replica identity and key shape.
 const items = pgTable('items', { id: integer('id').primaryKey(), grp: text('grp').notNull(), body: text('body') });
@@ -127,8 +127,33 @@ describe('source tables', () => {
     await q('ALTER TABLE items RENAME TO items_away');
     await q('DELETE FROM items_away WHERE id = 30'); // ignored: storage keeps items/30 in "a"
     await q('ALTER TABLE items_away RENAME TO items');
-    // One transaction of 300 rows (enough for their ops to go by COPY) that brings id 30 back in another bucket.
-    await q("INSERT INTO items (id, grp, body) SELECT g, 'b', 'again' FROM generate_series(30, 329) g");
+    // Storage's row items/30, deleted by a transaction left open: the failing batch below waits
+    // for it when its COPY meets the row, after it took the op id counter.
+    const holder = await f.storage.pool.connect();
+    try {
+      await holder.query('BEGIN');
+      await holder.query("DELETE FROM lockstep.current_rows WHERE rules_id = $1 AND table_name = 'items' AND row_id = '30'", [rulesId]);
+      // One transaction of 300 rows (enough for their ops to go by COPY) that brings id 30 back in another bucket.
+      await q("INSERT INTO items (id, grp, body) SELECT g, 'b', 'again' FROM generate_series(30, 329) g");
+      await poll(async () => {
+        const { rows } = await f.storage.pool.query("SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE 'COPY lockstep.current_rows%'");
+        return rows.length > 0 || undefined;
+      }, 30_000, 'the batch to wait for the deleted row');
+      // Small transactions behind it, in a batch of their own that queues behind the one that
+      // fails. It must not commit in its place: the replicator would resume after the 300 rows.
+      for (let id = 400; id < 410; id++) await q(`INSERT INTO items (id, grp, body) VALUES (${id}, 'c', 'behind')`);
+      // Once the server has sent them, give the replicator time to plan them and queue the batch.
+      const lsn = (await q('SELECT pg_current_wal_insert_lsn()::text AS lsn')).rows[0].lsn as string;
+      const slot = (await f.storage.pool.query<{ slot_name: string }>('SELECT slot_name FROM lockstep.rules_versions WHERE id = $1', [rulesId])).rows[0]!.slot_name;
+      await poll(async () => {
+        const sent = await q('SELECT 1 FROM pg_stat_replication r JOIN pg_replication_slots s ON s.active_pid = r.pid WHERE s.slot_name = $1 AND r.sent_lsn >= $2::pg_lsn', [slot, lsn]);
+        return sent.rows.length > 0 || undefined;
+      }, 30_000, 'the server to send the small transactions');
+      await new Promise((resolve) => setTimeout(resolve, 300));
+    } finally {
+      await holder.query('ROLLBACK');
+      holder.release();
+    }
     await converged();
     expect(Object.keys(await bucketOf('grouped["a"]'))).not.toContain('items/30');
   });
