@@ -438,7 +438,7 @@ type ProfileNode = { id: number; parent?: number; callFrame: { functionName: str
 async function traceFirstSync(context: BrowserContext, tab: Page, file: string, reset: () => void) {
   reset();
   const cdp = await context.newCDPSession(tab);
-  const categories = ['devtools.timeline', 'disabled-by-default-devtools.timeline', 'v8', 'v8.execute', 'disabled-by-default-v8.cpu_profiler', 'blink.user_timing', 'loading', 'netlog', 'disabled-by-default-v8.gc'];
+  const categories = ['devtools.timeline', 'disabled-by-default-devtools.timeline', 'v8', 'v8.execute', 'disabled-by-default-v8.cpu_profiler', 'blink.user_timing', 'loading', 'netlog', 'disabled-by-default-v8.gc', 'v8.wasm', 'disabled-by-default-v8.wasm.detailed', 'disabled-by-default-v8.compile'];
   await cdp.send('Tracing.start', { transferMode: 'ReturnAsStream', traceConfig: { includedCategories: categories, recordMode: 'recordAsMuchAsPossible' } });
   const s = await tab.evaluate((db) => (window as unknown as { bench: { firstSync(db: string): Promise<{ elapsed: number }> } }).bench.firstSync(db), 'bench-sync-trace');
   const done = new Promise<string>((resolve) => cdp.once('Tracing.tracingComplete', (e) => resolve(e.stream!)));

@@ -73,4 +73,17 @@ describe('client schema views in SQLite', () => {
     expect(typeof got!.at).toBe('string');
     db.close();
   });
+
+  it('are made in one transaction with the rest of the layout: a schema that fails leaves nothing behind', async () => {
+    const db = await openNodeDatabase();
+    const [table] = rules.clientSchema.tables;
+    const broken = { ...rules.clientSchema, tables: [{ ...table!, createViewSql: 'CREATE VIEW oddities AS SELEC 1' }] };
+    expect(() => LocalStore.open(db, broken)).toThrow();
+    expect(db.all("SELECT name FROM sqlite_schema WHERE name NOT LIKE 'sqlite\\_%' ESCAPE '\\'")).toEqual([]);
+    expect(db.get<{ user_version: number }>('PRAGMA user_version')?.user_version).toBe(0);
+    // The same database then opens with the real schema.
+    LocalStore.open(db, rules.clientSchema);
+    expect(db.all('SELECT * FROM oddities')).toEqual([]);
+    db.close();
+  });
 });

@@ -38,3 +38,8 @@ export interface SqlDatabase {
   access(sql: string): StatementAccess;
   close(): void;
 }
+
+/** Runs `fn` in the transaction already open on `db`, or in a new one. */
+export function inTransaction<T>(db: SqlDatabase, fn: () => T): T {
+  return db.inTransaction ? fn() : db.transaction(fn);
+}

@@ -1,4 +1,4 @@
-import type { SqlDatabase } from '../db/database';
+import { inTransaction, type SqlDatabase } from '../db/database';
 import { quoteIdent } from './layout';
 import { getMeta, setMeta } from './meta';
 
@@ -11,7 +11,7 @@ import { getMeta, setMeta } from './meta';
  */
 export function convertRowDataToJsonb(db: SqlDatabase): void {
   if (getMeta(db, 'data_format') === 'jsonb') return;
-  db.transaction(() => {
+  inTransaction(db, () => {
     const tables = db.all<{ name: string }>("SELECT name FROM sqlite_schema WHERE type = 'table' AND (name LIKE 'ls\\_data\\_\\_%' ESCAPE '\\' OR name LIKE 'ls\\_stage\\_\\_%' ESCAPE '\\')");
     for (const { name } of tables) db.run(`UPDATE ${quoteIdent(name)} SET data = jsonb(data) WHERE typeof(data) = 'text' AND json_valid(data)`);
     // '' in the oplog means "the store holds it" (layout.ts); NULL in ls_server_rows, "no row".

@@ -1,4 +1,4 @@
-import type { SqlDatabase } from '../db/database';
+import { inTransaction, type SqlDatabase } from '../db/database';
 import { quoteIdent, stageTableOf, STORE_PREFIX, tableOfStore } from './layout';
 import { getMeta, setMeta } from './meta';
 
@@ -32,11 +32,9 @@ export function ensureHolderColumns(db: SqlDatabase): void {
     if (!columns.has('bucket')) missing.push(`ALTER TABLE ${quoteIdent(name)} ADD COLUMN bucket TEXT`);
   }
   if (missing.length === 0) return;
-  const add = () => {
+  inTransaction(db, () => {
     for (const sql of missing) db.run(sql);
-  };
-  if (db.inTransaction) add();
-  else db.transaction(add);
+  });
 }
 
 /**
@@ -49,7 +47,7 @@ export function ensureHolderColumns(db: SqlDatabase): void {
  */
 export function migrateRowHolders(db: SqlDatabase, resetBucket: (db: SqlDatabase, bucket: string) => void): void {
   if (getMeta(db, 'row_holders') === 'store') return;
-  db.transaction(() => {
+  inTransaction(db, () => {
     ensureHolderColumns(db);
     for (const table of storeTables(db)) db.run(`UPDATE ${quoteIdent(`${STORE_PREFIX}${table}`)} SET op_id = NULL, bucket = NULL WHERE bucket IS NOT NULL OR op_id IS NOT NULL`);
     const bulk = db.all<{ tbl: string }>('SELECT tbl FROM ls_bulk').map((r) => r.tbl);

@@ -1,4 +1,4 @@
-import type { SqlDatabase } from '../db/database';
+import { inTransaction, type SqlDatabase } from '../db/database';
 
 /**
  * The sync client's own tables, next to the store tables (`ls_data__<table>`) and the views of
@@ -101,7 +101,7 @@ export function ensureLayout(db: SqlDatabase): void {
 export function dropEverything(db: SqlDatabase): void {
   const views = readMeta(db, 'views');
   const objects = db.all<{ type: string; name: string }>("SELECT type, name FROM sqlite_schema WHERE name LIKE 'ls\\_%' ESCAPE '\\' AND type IN ('table', 'view')");
-  db.transaction(() => {
+  inTransaction(db, () => {
     for (const name of views ? (JSON.parse(views) as string[]) : []) db.run(`DROP VIEW IF EXISTS ${quoteIdent(name)}`);
     for (const o of objects) db.run(`DROP ${o.type === 'view' ? 'VIEW' : 'TABLE'} IF EXISTS ${quoteIdent(o.name)}`);
   });

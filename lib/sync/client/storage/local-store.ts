@@ -40,18 +40,25 @@ export class LocalStore {
     this.clientId = id;
   }
 
-  /** Prepares `db` for `schema` (see storage/layout.ts and storage/views.ts). */
+  /**
+   * Prepares `db` for `schema` (see storage/layout.ts and storage/views.ts), in one transaction:
+   * all or nothing, so an open that fails part way (a bad schema, a full disk) leaves the
+   * database as it was instead of half laid out.
+   */
   static open(db: SqlDatabase, schema: ClientSchema, log?: ClientLogger): LocalStore {
-    ensureLayout(db);
-    ensureHolderColumns(db);
-    migrateRowHolders(db, resetBucket);
-    const before = getMeta(db, 'schema_version');
-    applyClientSchema(db, schema);
-    // Stores the client schema just made have id and data only.
-    ensureHolderColumns(db);
-    convertRowDataToJsonb(db);
+    const { store, before } = db.transaction(() => {
+      ensureLayout(db);
+      ensureHolderColumns(db);
+      migrateRowHolders(db, resetBucket);
+      const before = getMeta(db, 'schema_version');
+      applyClientSchema(db, schema);
+      // Stores the client schema just made have id and data only.
+      ensureHolderColumns(db);
+      convertRowDataToJsonb(db);
+      return { store: new LocalStore(db, schema), before };
+    });
     if (before !== null && before !== schema.version) log?.info('client schema changed: views recreated', { from: before, to: schema.version });
-    return new LocalStore(db, schema);
+    return store;
   }
 
   applied(): AppliedState {

@@ -1,5 +1,5 @@
 import type { ClientSchema } from '@/lib/sync/config';
-import type { SqlDatabase } from '../db/database';
+import { inTransaction, type SqlDatabase } from '../db/database';
 import { quoteIdent, STORE_PREFIX, tableOfStore } from './layout';
 import { getMeta, setMeta } from './meta';
 
@@ -12,7 +12,7 @@ export function applyClientSchema(db: SqlDatabase, schema: ClientSchema): void {
   const previous = getMeta(db, 'views');
   const before = previous ? (JSON.parse(previous) as string[]) : [];
   const names = schema.tables.map((t) => t.name);
-  db.transaction(() => {
+  inTransaction(db, () => {
     for (const name of before) if (!names.includes(name)) db.run(`DROP VIEW IF EXISTS ${quoteIdent(name)}`);
     for (const table of schema.tables) {
       db.run(table.createStoreSql);
