@@ -233,10 +233,10 @@ export class Streamer {
    * the same time), and starts writing it while the previous one finishes its commit, but batches
    * commit strictly one after the other, each only if the one before committed: op ids follow
    * commit order (startPrepared), and an LSN is confirmed only once everything before it is in
-   * storage. Transactions that arrive while a
-   * commit is under way join the batch being planned, up to maxBatchChanges, so batches grow with
-   * the load. The batch being planned reads the rows the batches still committing changed from
-   * their overlays, so it never depends on those commits.
+   * storage. Transactions that arrive while a commit is under way join the batch being planned,
+   * up to maxBatchChanges, so batches grow with the load. The batch being planned reads the rows
+   * the batches still committing changed from their overlays, so it never depends on those
+   * commits.
    */
   private async flushLoop(): Promise<void> {
     /** Commits under way, oldest first: at most two (one writing, one finishing its commit). */
