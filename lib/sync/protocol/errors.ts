@@ -1,4 +1,5 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
+import './zod-messages';
 import { LockstepError, type LockstepErrorOptions } from '@/lib/sync/errors';
 
 /**
@@ -64,7 +65,7 @@ export const TOKEN_ERROR_CODES: ReadonlySet<string> = new Set([SyncErrorCode.tok
 export const errorDetailSchema = z.object({
   code: z.string(),
   message: z.string(),
-  details: z.record(z.string(), z.unknown()).optional(),
+  details: z.optional(z.record(z.string(), z.unknown())),
 });
 
 /** The JSON body of every error response of the sync endpoints. */

@@ -1,4 +1,5 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
+import './zod-messages';
 import { HIGHEST_PRIORITY, LOWEST_PRIORITY, OP_ID_PATTERN } from './constants';
 import { errorDetailSchema } from './errors';
 
@@ -9,15 +10,15 @@ import { errorDetailSchema } from './errors';
  */
 
 /** An op id, write checkpoint id or bucket position: an unsigned integer as a decimal string. */
-export const opIdSchema = z
-  .string()
-  .regex(OP_ID_PATTERN, { message: 'expected an op id: a decimal integer string such as "0" or "1042"' })
-  .refine((s) => Number(s) <= Number.MAX_SAFE_INTEGER, { message: 'op id is larger than 2^53 - 1' });
+export const opIdSchema = z.string().check(
+  z.regex(OP_ID_PATTERN, 'expected an op id: a decimal integer string such as "0" or "1042"'),
+  z.refine((s) => Number(s) <= Number.MAX_SAFE_INTEGER, 'op id is larger than 2^53 - 1'),
+);
 
 /** A checksum: an unsigned 32-bit integer (docs/protocol.md#checksums). */
-export const checksumSchema = z.number().int().min(0).max(0xffff_ffff);
+export const checksumSchema = z.int().check(z.minimum(0), z.maximum(0xffff_ffff));
 
-export const prioritySchema = z.number().int().min(HIGHEST_PRIORITY).max(LOWEST_PRIORITY);
+export const prioritySchema = z.int().check(z.minimum(HIGHEST_PRIORITY), z.maximum(LOWEST_PRIORITY));
 
 /** A bucket as of a checkpoint. */
 export const bucketChecksumSchema = z.object({
@@ -26,7 +27,7 @@ export const bucketChecksumSchema = z.object({
   /** Sum of the checksums of all the bucket's ops up to the checkpoint, mod 2^32. */
   checksum: checksumSchema,
   /** Number of ops the server holds for the bucket up to the checkpoint (for progress only). */
-  count: z.number().int().min(0),
+  count: z.int().check(z.minimum(0)),
   /** 0 (first) to 3 (last). */
   priority: prioritySchema,
 });
@@ -40,10 +41,10 @@ export const opSchema = z.object({
   op_id: opIdSchema,
   op: z.enum(['PUT', 'REMOVE', 'MOVE', 'CLEAR']),
   /** The client table (null for MOVE and CLEAR). */
-  table: z.string().nullable(),
-  row_id: z.string().nullable(),
+  table: z.nullable(z.string()),
+  row_id: z.nullable(z.string()),
   /** The row as JSON text, exactly the text its checksum covers (PUT only; null otherwise). */
-  data: z.string().nullable(),
+  data: z.nullable(z.string()),
   checksum: checksumSchema,
 });
 
@@ -53,7 +54,7 @@ export const checkpointLineSchema = z.object({
   /** Every op of every listed bucket up to this op id is part of the checkpoint. */
   last_op_id: opIdSchema,
   /** Highest write checkpoint of this client that the checkpoint includes; null when none. */
-  write_checkpoint: opIdSchema.nullable(),
+  write_checkpoint: z.nullable(opIdSchema),
   /** Opaque id of the sync rules the op ids belong to; when it changes, positions are void. */
   rules_version: z.string(),
   /** The user's buckets, higher priority first. Local buckets missing here must be deleted. */
@@ -64,7 +65,7 @@ export const checkpointLineSchema = z.object({
 export const checkpointDiffLineSchema = z.object({
   type: z.literal('checkpoint_diff'),
   last_op_id: opIdSchema,
-  write_checkpoint: opIdSchema.nullable(),
+  write_checkpoint: z.nullable(opIdSchema),
   /** Buckets added or changed since the previous checkpoint, with their new totals. */
   updated_buckets: z.array(bucketChecksumSchema),
   /** Buckets the user no longer has: delete their local data. */
@@ -103,7 +104,7 @@ export const keepaliveLineSchema = z.object({ type: z.literal('keepalive') });
 /** Seconds until the sync token expires; the stream ends right after `seconds: 0`. */
 export const tokenExpiresInLineSchema = z.object({
   type: z.literal('token_expires_in'),
-  seconds: z.number().int().min(0),
+  seconds: z.int().check(z.minimum(0)),
 });
 
 /** The stream failed after it started; it ends after this line. Reconnect, with backoff. */
@@ -138,7 +139,7 @@ export type SyncLine = z.infer<typeof syncLineSchema>;
 export type SyncLineType = SyncLine['type'];
 
 /**
- * Parses one line of the stream (without its "\n"); throws a ZodError or SyntaxError when it is
+ * Parses one line of the stream (without its "\n"); throws a zod error or SyntaxError when it is
  * not a line of this protocol version.
  *
  * @example

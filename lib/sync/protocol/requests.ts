@@ -1,18 +1,19 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
+import './zod-messages';
 import { CLIENT_ID_PATTERN, SyncLimits } from './constants';
 import { opIdSchema } from './lines';
 
 /** Request and response bodies of the sync endpoints other than the stream's lines. */
 
-export const clientIdSchema = z
-  .string()
-  .min(1, { message: 'client_id must not be empty' })
-  .max(SyncLimits.maxClientIdLength, { message: `client_id is longer than ${SyncLimits.maxClientIdLength} characters` })
-  .regex(CLIENT_ID_PATTERN, { message: 'client_id may only hold letters, digits and -_.:' });
+export const clientIdSchema = z.string().check(
+  z.minLength(1, 'client_id must not be empty'),
+  z.maxLength(SyncLimits.maxClientIdLength, `client_id is longer than ${SyncLimits.maxClientIdLength} characters`),
+  z.regex(CLIENT_ID_PATTERN, 'client_id may only hold letters, digits and -_.:'),
+);
 
 /** Where the client's copy of a bucket stands: the last op id it has applied. */
 export const bucketPositionSchema = z.object({
-  name: z.string().min(1).max(SyncLimits.maxBucketIdLength),
+  name: z.string().check(z.minLength(1), z.maxLength(SyncLimits.maxBucketIdLength)),
   /** "0" for a bucket the client has no ops of. */
   after: opIdSchema,
 });
@@ -25,12 +26,9 @@ export const streamRequestSchema = z.object({
   /** Identifies this client (a browser profile's database); write checkpoints are per client. */
   client_id: clientIdSchema,
   /** The client's position in each bucket it holds. Omit or send [] on a first sync. */
-  buckets: z
-    .array(bucketPositionSchema)
-    .max(SyncLimits.maxBucketPositions, { message: `at most ${SyncLimits.maxBucketPositions} bucket positions` })
-    .default([]),
+  buckets: z._default(z.array(bucketPositionSchema).check(z.maxLength(SyncLimits.maxBucketPositions, `at most ${SyncLimits.maxBucketPositions} bucket positions`)), []),
   /** The `rules_version` of the checkpoint the positions come from; a different one voids them. */
-  rules_version: z.string().max(200).optional(),
+  rules_version: z.optional(z.string().check(z.maxLength(200))),
 });
 
 export type BucketPosition = z.infer<typeof bucketPositionSchema>;

@@ -1,4 +1,5 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
+import './zod-messages';
 
 /**
  * The upload wire: what the client's upload queue sends to the app's upload server action, a
@@ -20,52 +21,52 @@ export const UploadLimits = {
   maxNameLength: 256,
 } as const;
 
-const tableName = z.string().min(1).max(UploadLimits.maxNameLength);
-const rowId = z.string().min(1).max(UploadLimits.maxNameLength);
+const name = () => z.string().check(z.minLength(1), z.maxLength(UploadLimits.maxNameLength));
+const tableName = name();
+const rowId = name();
 /** Column values as the client holds them (its SQLite row): strings, numbers, booleans, null. */
-const rowData = z.record(z.string().min(1).max(UploadLimits.maxNameLength), z.unknown());
+const rowData = z.record(name(), z.unknown());
 
 /** One changed row. PUT carries the whole row, PATCH only the changed columns, DELETE none. */
 export const uploadOpSchema = z.discriminatedUnion('op', [
-  z.object({ op: z.literal('PUT'), table: tableName, id: rowId, data: rowData }).strict(),
-  z.object({ op: z.literal('PATCH'), table: tableName, id: rowId, data: rowData }).strict(),
-  z.object({ op: z.literal('DELETE'), table: tableName, id: rowId }).strict(),
+  z.strictObject({ op: z.literal('PUT'), table: tableName, id: rowId, data: rowData }),
+  z.strictObject({ op: z.literal('PATCH'), table: tableName, id: rowId, data: rowData }),
+  z.strictObject({ op: z.literal('DELETE'), table: tableName, id: rowId }),
 ]);
 export type UploadOp = z.infer<typeof uploadOpSchema>;
 
 /** One local transaction. `id` is its idempotency key: a retried transaction is applied once. */
-export const uploadTransactionSchema = z
-  .object({
-    id: z.uuid(),
-    ops: z.array(uploadOpSchema).min(1).max(UploadLimits.maxOps),
-  })
-  .strict();
+export const uploadTransactionSchema = z.strictObject({
+  id: z.uuid(),
+  ops: z.array(uploadOpSchema).check(z.minLength(1), z.maxLength(UploadLimits.maxOps)),
+});
 export type UploadTransaction = z.infer<typeof uploadTransactionSchema>;
 
-const clientId = z.string().min(1).max(UploadLimits.maxNameLength);
+const clientId = name();
 
 /**
  * A batch: local transactions in queue order, each applied atomically and in order on its own.
  * Counts and sizes are checked apart (UPLOAD_BATCH_TOO_LARGE), so the schema takes any number.
  */
 export const uploadRequestSchema = z
-  .object({
+  .strictObject({
     client_id: clientId,
-    transactions: z.array(uploadTransactionSchema).min(1),
+    transactions: z.array(uploadTransactionSchema).check(z.minLength(1)),
   })
-  .strict()
-  .superRefine((request, ctx) => {
-    const seen = new Set<string>();
-    request.transactions.forEach((t, i) => {
-      const id = t.id.toLowerCase();
-      if (seen.has(id)) ctx.addIssue({ code: 'custom', path: ['transactions', i, 'id'], message: 'the same transaction id twice in one batch' });
-      seen.add(id);
-    });
-  });
+  .check(
+    z.superRefine((request, ctx) => {
+      const seen = new Set<string>();
+      request.transactions.forEach((t, i) => {
+        const id = t.id.toLowerCase();
+        if (seen.has(id)) ctx.addIssue({ code: 'custom', path: ['transactions', i, 'id'], message: 'the same transaction id twice in one batch' });
+        seen.add(id);
+      });
+    }),
+  );
 export type UploadRequest = z.infer<typeof uploadRequestSchema>;
 
 /** One transaction per call: what clients before batching send. The server still accepts it. */
-export const uploadSingleRequestSchema = z.object({ client_id: clientId, transaction: uploadTransactionSchema }).strict();
+export const uploadSingleRequestSchema = z.strictObject({ client_id: clientId, transaction: uploadTransactionSchema });
 export type UploadSingleRequest = z.infer<typeof uploadSingleRequestSchema>;
 
 /** Why the server refused a transaction for good. The client drops it and reports it. */

@@ -1,4 +1,4 @@
-import type { z } from 'zod';
+import * as z from 'zod/mini';
 import { MediaType, SyncErrorCode, SyncHeader, SyncLimits, SyncProtocolError } from '@/lib/sync/protocol';
 
 /**
@@ -51,8 +51,8 @@ function tooLarge(maxBytes: number): SyncProtocolError {
  * @example
  *   const body = parseBody(streamRequestSchema, await readJsonBody(request));
  */
-export function parseBody<S extends z.ZodType>(schema: S, value: unknown): z.output<S> {
-  const result = schema.safeParse(value);
+export function parseBody<S extends z.ZodMiniType>(schema: S, value: unknown): z.output<S> {
+  const result = z.safeParse(schema, value);
   if (result.success) return result.data;
   const issues = result.error.issues.slice(0, 20).map((issue) => ({ path: fieldPath(issue.path), message: issue.message }));
   const first = issues[0]!;

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import type { z } from 'zod';
+import type * as z from 'zod/mini';
 import { UploadLimits, UploadRejectionCode, uploadRequestSchema, uploadSingleRequestSchema, type UploadErrorBody, type UploadRequest, type UploadResult, type UploadTransaction } from '@/lib/sync/protocol';
 import { applyBatch } from './batch';
 import { pruneUploadRecords } from './idempotency';
@@ -82,7 +82,7 @@ function parseRequest(input: unknown, single: boolean): { request: UploadRequest
   return { request: parsed.data };
 }
 
-function invalid(error: z.ZodError): UploadErrorBody {
+function invalid(error: z.core.$ZodError): UploadErrorBody {
   return { code: UploadRejectionCode.invalidRequest, message: 'The upload does not match the upload schema.', details: { issues: error.issues.map((i) => `${i.path.join('.')}: ${i.message}`) } };
 }
 
