@@ -1,5 +1,5 @@
 import type { ClientSchema } from '@/lib/sync/config';
-import type { SqlDatabase, SqlParams, SqlRow, SqlValue } from './db/database';
+import { inTransaction, type SqlDatabase, type SqlParams, type SqlRow, type SqlValue } from './db/database';
 import { silentLogger, type ClientLogger } from './log';
 import type { StorageKind, SyncStatus } from './status';
 import { tableOfStore } from './storage/layout';
@@ -165,7 +165,7 @@ export class SyncCore {
       queued = endLocalTransaction(db, txId, Date.now());
       return changes;
     };
-    const changes = db.inTransaction ? run() : db.transaction(run);
+    const changes = inTransaction(db, run);
     if (tables.size > 0) this.tablesChanged([...tables]);
     if (queued) this.uploads.poke();
     return { changes, tables: [...tables] };

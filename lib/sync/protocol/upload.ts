@@ -21,17 +21,16 @@ export const UploadLimits = {
   maxNameLength: 256,
 } as const;
 
-const name = () => z.string().check(z.minLength(1), z.maxLength(UploadLimits.maxNameLength));
-const tableName = name();
-const rowId = name();
+/** A table name, a row id, a column name, a client id. */
+const name = z.string().check(z.minLength(1), z.maxLength(UploadLimits.maxNameLength));
 /** Column values as the client holds them (its SQLite row): strings, numbers, booleans, null. */
-const rowData = z.record(name(), z.unknown());
+const rowData = z.record(name, z.unknown());
 
 /** One changed row. PUT carries the whole row, PATCH only the changed columns, DELETE none. */
 export const uploadOpSchema = z.discriminatedUnion('op', [
-  z.strictObject({ op: z.literal('PUT'), table: tableName, id: rowId, data: rowData }),
-  z.strictObject({ op: z.literal('PATCH'), table: tableName, id: rowId, data: rowData }),
-  z.strictObject({ op: z.literal('DELETE'), table: tableName, id: rowId }),
+  z.strictObject({ op: z.literal('PUT'), table: name, id: name, data: rowData }),
+  z.strictObject({ op: z.literal('PATCH'), table: name, id: name, data: rowData }),
+  z.strictObject({ op: z.literal('DELETE'), table: name, id: name }),
 ]);
 export type UploadOp = z.infer<typeof uploadOpSchema>;
 
@@ -42,15 +41,13 @@ export const uploadTransactionSchema = z.strictObject({
 });
 export type UploadTransaction = z.infer<typeof uploadTransactionSchema>;
 
-const clientId = name();
-
 /**
  * A batch: local transactions in queue order, each applied atomically and in order on its own.
  * Counts and sizes are checked apart (UPLOAD_BATCH_TOO_LARGE), so the schema takes any number.
  */
 export const uploadRequestSchema = z
   .strictObject({
-    client_id: clientId,
+    client_id: name,
     transactions: z.array(uploadTransactionSchema).check(z.minLength(1)),
   })
   .check(
@@ -66,7 +63,7 @@ export const uploadRequestSchema = z
 export type UploadRequest = z.infer<typeof uploadRequestSchema>;
 
 /** One transaction per call: what clients before batching send. The server still accepts it. */
-export const uploadSingleRequestSchema = z.strictObject({ client_id: clientId, transaction: uploadTransactionSchema });
+export const uploadSingleRequestSchema = z.strictObject({ client_id: name, transaction: uploadTransactionSchema });
 export type UploadSingleRequest = z.infer<typeof uploadSingleRequestSchema>;
 
 /** Why the server refused a transaction for good. The client drops it and reports it. */

@@ -335,7 +335,7 @@ export class Streamer {
    * in storage and its LSN confirmed; `pipeline` lets the next batch overlap this one's commit
    * (absent when this batch writes nothing, or commits on its own after `previous`).
    */
-  private commit({ transactions, changes, planner, lsn, planMs }: PlannedBatch, prepared: PreparedCommit, previous: InFlight | undefined): { done: Promise<void>; pipeline?: Pipeline } {
+  private commit({ transactions, changes, planner, lsn, planMs }: PlannedBatch, prepared: PreparedCommit, previous: InFlight | undefined): { done: Promise<void>; pipeline?: PreviousCommit } {
     const { storage } = this.options;
     const started = performance.now();
     const checkpoint = prepared.batch.checkpoint;
@@ -377,7 +377,7 @@ export class Streamer {
     done.catch((error: unknown) => failed(error));
     // A batch that may write nothing leaves the counter as it was: the next one waits for it to end.
     if (skippable) return { done };
-    const pipeline: Pipeline = { lastOpId: handle.then((h) => h.lastOpId), counterTaken: handle.then((h) => h.counterTaken), done: handle.then((h) => h.done) };
+    const pipeline: PreviousCommit = { lastOpId: handle.then((h) => h.lastOpId), counterTaken: handle.then((h) => h.counterTaken), done: handle.then((h) => h.done) };
     // A failure is surfaced by `done`, whether or not a next batch waits on these.
     for (const signal of [pipeline.lastOpId, pipeline.counterTaken, pipeline.done]) signal.catch(() => undefined);
     return { done, pipeline };
@@ -437,13 +437,10 @@ export class Streamer {
   }
 }
 
-/** What the next batch needs of a commit under way to overlap it (startPrepared). */
-type Pipeline = PreviousCommit;
-
 /** A batch whose commit is under way. */
 interface InFlight {
   /** Absent when the next batch must wait for this one to end. */
-  pipeline: Pipeline | undefined;
+  pipeline: PreviousCommit | undefined;
   done: Promise<void>;
   /** Settles when the commit holds the counter, or ends. */
   turn: Promise<void>;

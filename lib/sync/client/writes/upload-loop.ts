@@ -1,5 +1,5 @@
 import { UploadLimits, UploadRejectionCode, type UploadErrorBody, type UploadRequest, type UploadResult, type UploadTransactionResult } from '@/lib/sync/protocol';
-import type { SqlDatabase } from '../db/database';
+import { inTransaction, type SqlDatabase } from '../db/database';
 import { serializeError, type SerializedError } from '../errors';
 import { silentLogger, type ClientLogger } from '../log';
 import { Backoff, DEFAULT_BACKOFF, type BackoffOptions } from '../sync/backoff';
@@ -86,7 +86,7 @@ export class UploadLoop implements UploadQueue {
     // One transaction: on its own each DELETE is a commit, and in the browser (OPFS, WAL) 1,000
     // confirmed entries took ~20 s of commits before the queue, and the status, showed them gone.
     const { db } = this.options;
-    const dropped = db.inTransaction ? dropCovered(db, writeCheckpoint) : db.transaction(() => dropCovered(db, writeCheckpoint));
+    const dropped = inTransaction(db, () => dropCovered(db, writeCheckpoint));
     if (dropped > 0) this.changed();
   }
 
