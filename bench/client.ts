@@ -14,7 +14,11 @@
  *    the committed render that shows it (p50/p95).
  *
  * Chromium runs with a profile on disk (OPFS in files, as in a user's browser); `--incognito`
- * measures an incognito context instead, whose OPFS lives in the browser process's memory.
+ * measures an incognito context instead, whose OPFS lives in the browser process's memory. Each
+ * timed browser run starts once the browser's processes are quiet (bench/browser-quiet.ts): a
+ * Chromium just launched works on both cores for a second or more after its first page, which a
+ * user's running browser does not; `--no-settle` starts each run at once instead. The first run is
+ * still the browser's first: sqlite3.wasm and the worker's script are compiled cold.
  * `--parts node,sync,live` picks the parts to run.
  *
  * Only the client is measured: the stream's bytes are made up front and served from memory by a
@@ -31,6 +35,7 @@ import { chromium, type BrowserContext, type Page } from '@playwright/test';
 import { addChecksums, opChecksum } from '@/lib/sync/protocol';
 import { openNodeDatabase } from '@/lib/sync/client/db/open-node';
 import { createNodeSyncClient } from '@/lib/sync/client/node';
+import { waitForQuietBrowser } from './browser-quiet';
 import { median, percentile, publishFigures, type Figure } from './report';
 
 const argv = process.argv.slice(2);
@@ -46,6 +51,8 @@ const LIVE_ROWS = flag('live-rows', 10_000);
 const WRITES = flag('writes', QUICK ? 30 : 100);
 const BROWSER = !argv.includes('--no-browser');
 const INCOGNITO = argv.includes('--incognito');
+/** --no-settle: start each timed browser run at once, without waiting for the browser to go quiet (bench/browser-quiet.ts). */
+const SETTLE = !argv.includes('--no-settle');
 /** --trace FILE: one more first sync (not counted) under a Chromium trace (CPU samples, tasks, GC), saved and summarised. */
 const TRACE = argv.includes('--trace') ? argv[argv.indexOf('--trace') + 1]! : null;
 /** Which parts run: node (1), sync (2), live (3); default all. */
@@ -403,20 +410,35 @@ async function browserBench(stream: Buffer, liveStream: Buffer, rows: Row[]) {
     const sync: number[] = [];
     const syncOnly: number[] = [];
     const raw: number[] = [];
+    // Before each timed run, the browser's own work (its start-up, the last run's clean-up) is let finish.
+    const settled: number[] = [];
+    const settle = async () => {
+      if (!SETTLE) return;
+      const { waitedMs, quiet } = await waitForQuietBrowser();
+      settled.push(waitedMs);
+      if (!quiet) console.warn(`the browser was still busy after ${ms(waitedMs)}: the next run shares the cores with it`);
+      if (process.env.BENCH_VERBOSE) console.log(`browser quiet after ${ms(waitedMs)}`);
+    };
     for (let run = 0; run < (PARTS.has('sync') ? RUNS : 0); run++) {
       current = stream;
+      await settle();
       const s = await tab.evaluate((db) => (window as unknown as { bench: Bench }).bench.firstSync(db), `bench-sync-${run}`);
       if (s.n !== ROWS || s.storage !== 'opfs-sahpool') throw new Error(`browser first sync: ${s.n} rows in ${s.storage}`);
       sync.push(s.elapsed);
       syncOnly.push(s.elapsed - s.opened);
+      await settle();
       const r = await tab.evaluate((rs) => (window as unknown as { bench: Bench }).bench.rawInsert(rs), rows);
       if (r.n !== ROWS) throw new Error(`raw insert: ${r.n} rows`);
       raw.push(r.elapsed);
     }
-    if (TRACE) await traceFirstSync(context, tab, TRACE, () => (current = stream));
+    if (TRACE) {
+      await settle();
+      await traceFirstSync(context, tab, TRACE, () => (current = stream));
+    }
     current = liveStream;
+    if (PARTS.has('live')) await settle();
     const live = !PARTS.has('live') ? null : await tab.evaluate(([db, writes]) => (window as unknown as { bench: Bench }).bench.liveQuery(db as string, writes as number), [`bench-live-${Date.now()}`, WRITES] as const);
-    return { sync, syncOnly, raw, live };
+    return { sync, syncOnly, raw, live, settled };
   } finally {
     await context.close();
     await context.browser()?.close();
@@ -555,7 +577,8 @@ if (BROWSER && (PARTS.has('sync') || PARTS.has('live'))) {
   const where = INCOGNITO ? 'incognito OPFS' : 'OPFS SAH pool';
   if (PARTS.has('sync')) {
     results.push(
-      { case: `Chromium: first sync of ${ROWS} rows (${where})`, median: ms(median(b.sync)), runs: b.sync.map(ms).join(', '), target: '<= 3000 ms' },
+      { case: `Chromium: first sync of ${ROWS} rows (${where}); the first run is the browser's first`, median: ms(median(b.sync)), runs: b.sync.map(ms).join(', '), target: '<= 3000 ms' },
+      { case: 'Chromium: waited for the browser to go quiet before each timed run', median: SETTLE ? ms(median(b.settled)) : 'not waited (--no-settle)', runs: b.settled.map(ms).join(', '), target: '' },
       { case: 'Chromium: same, from the open database (worker start, sqlite load, OPFS open left out)', median: ms(median(b.syncOnly)), runs: b.syncOnly.map(ms).join(', '), target: '' },
       { case: `Chromium: raw sqlite-wasm insert into ${where}, same rows`, median: ms(median(b.raw)), runs: b.raw.map(ms).join(', '), target: '' },
       { case: 'Chromium: ratio (from construction; from the open database)', median: `${(median(b.sync) / median(b.raw)).toFixed(2)}x; ${(median(b.syncOnly) / median(b.raw)).toFixed(2)}x`, runs: '', target: '<= 2x' },
@@ -585,12 +608,13 @@ if (browserResult) {
   if (PARTS.has('sync')) {
     figures.push({
       scenario: 3,
-      case: `first sync of ${ROWS.toLocaleString('en')} rows into a fresh client, Chromium (${where}), from construction, median of ${RUNS}`,
-      ours: `${ms(median(browserResult.sync))} (from the open database ${ms(median(browserResult.syncOnly))})`,
+      case: `first sync of ${ROWS.toLocaleString('en')} rows into a fresh client, Chromium (${where}), from construction, median of ${RUNS}${SETTLE ? ', each run once the browser was quiet' : ', runs started at once (--no-settle)'}`,
+      ours: `${ms(median(browserResult.sync))} (runs ${browserResult.sync.map(ms).join(' / ')}, the first the browser's first; from the open database ${ms(median(browserResult.syncOnly))})`,
       baseline: `raw sqlite-wasm insert into ${where} in a worker: ${ms(median(browserResult.raw))}`,
       ratio: `${(median(browserResult.sync) / median(browserResult.raw)).toFixed(2)}× the time`,
       target: '<= 3000 ms (100k rows), <= 2× raw',
-      met: ROWS === 100_000 ? median(browserResult.sync) <= 3_000 && median(browserResult.sync) <= 2 * median(browserResult.raw) : null,
+      // Every run, the browser's first (cold) included, not only the median.
+      met: ROWS === 100_000 ? Math.max(...browserResult.sync) <= 3_000 && median(browserResult.sync) <= 2 * median(browserResult.raw) : null,
     });
   }
   if (browserResult.live) {
