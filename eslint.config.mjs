@@ -49,4 +49,13 @@ export default tseslint.config(
     files: ['**/*.mjs', '**/*.cjs'],
     ...tseslint.configs.disableTypeChecked,
   },
+  {
+    // bench/next-floor: a bare Next app in plain JavaScript, outside the TypeScript project.
+    files: ['bench/next-floor/**/*.js', 'bench/next-floor/**/*.mjs'],
+    ...tseslint.configs.disableTypeChecked,
+    languageOptions: {
+      ...tseslint.configs.disableTypeChecked.languageOptions,
+      globals: { process: 'readonly', crypto: 'readonly', TextEncoder: 'readonly', ReadableStream: 'readonly', Response: 'readonly', URL: 'readonly', setImmediate: 'readonly' },
+    },
+  },
 );

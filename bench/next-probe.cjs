@@ -39,12 +39,14 @@ if (typeof process.send === 'function') {
     }
     const m = process.memoryUsage();
     const sync = globalThis.lockstepSyncServer;
+    // The bare app of bench/next-floor keeps its open streams in a set of its own.
+    const streams = sync ? sync.server.streamCount : (globalThis.lockstepBenchFloorStreams?.size ?? 0);
     // LOCKSTEP_BENCH_HEAP_DIR: also a heap snapshot at each measurement, named by the open streams
     // (compare two of them, e.g. in Chrome DevTools, to see what an idle stream holds).
     const dir = process.env.LOCKSTEP_BENCH_HEAP_DIR;
     // eslint-disable-next-line @typescript-eslint/no-require-imports -- plain CommonJS, loaded before Next
-    if (dir) require('node:v8').writeHeapSnapshot(require('node:path').join(dir, `next-${sync ? sync.server.streamCount : 0}-streams.heapsnapshot`));
-    process.send({ type: 'memory', rss: m.rss, heapUsed: m.heapUsed, external: m.external, arrayBuffers: m.arrayBuffers, streams: sync ? sync.server.streamCount : 0 });
+    if (dir) require('node:v8').writeHeapSnapshot(require('node:path').join(dir, `next-${streams}-streams.heapsnapshot`));
+    process.send({ type: 'memory', rss: m.rss, heapUsed: m.heapUsed, external: m.external, arrayBuffers: m.arrayBuffers, streams });
   });
   // The channel must not keep the server alive on its own.
   if (process.channel) process.channel.unref();

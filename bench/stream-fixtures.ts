@@ -211,12 +211,12 @@ export async function startServer(env: Record<string, string>): Promise<ServerCh
  * The app itself in production mode as the sync endpoint: `next start` of the build in `distDir`
  * (bench/app-build.ts), spawned straight from node_modules/.bin/next so that the child is the
  * server process. bench/next-probe.cjs, preloaded into it, answers memory() over IPC. Resolves
- * once the app answers HTTP.
+ * once the app answers HTTP. `appDir` serves another app's build instead (bench/next-floor).
  */
-export async function startNextServer(env: Record<string, string>, distDir: string): Promise<ServerChild> {
+export async function startNextServer(env: Record<string, string>, distDir: string, appDir?: string): Promise<ServerChild> {
   const port = await freePort();
   const output: string[] = [];
-  const child = spawn('node_modules/.bin/next', ['start', '--port', String(port), '--hostname', '127.0.0.1'], {
+  const child = spawn('node_modules/.bin/next', ['start', ...(appDir ? [appDir] : []), '--port', String(port), '--hostname', '127.0.0.1'], {
     env: {
       ...process.env,
       ...env,

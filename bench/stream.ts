@@ -24,7 +24,9 @@
  *     the two interleaved;
  *  3. at each step of BENCH_CLIENTS connected clients: memory of the server process per idle
  *     stream (from 100 clients up), and commit to line received, for a row every client receives
- *     (fan-out) and for a row of one user only.
+ *     (fan-out) and for a row of one user only. Through `next start`, beside the step of 1,000
+ *     clients: the same memory and hand-out to every client measured on a bare Next route handler
+ *     that streams with no sync code (bench/next-floor.ts; --no-floor skips it).
  */
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
@@ -36,6 +38,7 @@ import { secretAuth, signSyncToken } from '@/lib/sync/server';
 import { appBuildForScript } from './app-build';
 import { publishFigures, type Figure } from './report';
 import { FanoutClient } from './fanout-client';
+import { floorLatency, measureNextFloor, type NextFloor } from './next-floor';
 import { initialSync, MarkerClient, type InitialSync } from './stream-clients';
 import { createDatabases, quantile, seed, seedBucketSizes, startNextServer, startReplicator, startServer, stopChild, waitForCatchUp, type BucketSizes, type Seeded, type ServerChild } from './stream-fixtures';
 import type { RoundCounts } from './stream-server';
@@ -59,6 +62,12 @@ const COMMITS = Number(process.env.BENCH_COMMITS ?? (QUICK ? 10 : 40));
 /** Rows of the large bucket of part 2; with --quick the BENCH_ROWS bucket of part 1 is used instead. */
 const LARGE = ONLY_THROUGHPUT || ONLY_FANOUT ? ROWS : Number(process.env.BENCH_LARGE_BUCKET ?? (QUICK ? ROWS : 1_000_000));
 const report: Array<{ what: string; value: string }> = [];
+/**
+ * Through `next start`, part 3's baseline: a bare Next app streaming to as many clients
+ * (bench/next-floor.ts), at the step of 1,000 clients (or the largest below it). --no-floor skips it.
+ */
+const FLOOR_CLIENTS = SERVER === 'next' && !argv.includes('--no-floor') ? (STEPS.filter((n) => n >= 100 && n <= 1_000).pop() ?? 0) : 0;
+let floor: NextFloor | undefined;
 /** The same figures for npm run bench (bench/report.ts). */
 const figures: Figure[] = [];
 const fmt = (n: number) => Math.round(n).toLocaleString('en');
@@ -239,8 +248,8 @@ async function connectUpTo(server: ServerChild, seeded: Seeded, token: (sub: str
     scenario: 5,
     case: `server process memory per idle stream, ${ENDPOINT}, ${fmt(target)} connected`,
     ours: `${(heap / 1024).toFixed(1)} KB heap + external, ${(rss / 1024).toFixed(1)} KB RSS; RSS ${(after.rss / 2 ** 20).toFixed(0)} MB in all`,
-    baseline: '-',
-    ratio: '-',
+    baseline: floor?.clients === target ? `a bare Next route handler holding as many streams open (bench/next-floor): ${(floor.heapPerStream / 1024).toFixed(1)} KB heap + external, ${(floor.rssPerStream / 1024).toFixed(1)} KB RSS` : '-',
+    ratio: floor?.clients === target ? `${(heap / floor.heapPerStream).toFixed(2)}×` : '-',
     target: '<= 50 KB per connection',
     met: heap <= 50 * 1024,
   });
@@ -345,7 +354,7 @@ async function latency(server: ServerChild, appUrl: string, storageUrl: string, 
       scenario: 4,
       case: `commit in Postgres → line at the client, ${what} (${ENDPOINT})`,
       ours: `p50 ${q(samples, 0.5)} ms, p95 ${q(samples, 0.95)} ms, p99 ${q(samples, 0.99)} ms`,
-      baseline: `commit → checkpoint NOTIFY from bucket storage: p50 ${q(notified, 0.5)} ms`,
+      baseline: `commit → checkpoint NOTIFY from bucket storage: p50 ${q(notified, 0.5)} ms${samples === fan && floor?.clients === clients.length ? `; a bare Next route handler (bench/next-floor), from a request to hand a line to all ${fmt(clients.length)} to the line at each: ${floorLatency(floor)}` : ''}`,
       ratio: '-',
       target: 'p50 <= 20 ms, p99 <= 100 ms',
       met: quantile(samples, 0.5) <= 20 && quantile(samples, 0.99) <= 100 && missing === 0 && leaked === 0,
@@ -356,6 +365,14 @@ async function latency(server: ServerChild, appUrl: string, storageUrl: string, 
 async function main(): Promise<void> {
   // The app's production build first: a failed build stops the run before anything starts.
   const distDir = SERVER === 'next' ? appBuildForScript(argv.includes('--build')).distDir : undefined;
+  if (FLOOR_CLIENTS > 0) {
+    floor = await measureNextFloor(FLOOR_CLIENTS, COMMITS);
+    report.push(
+      { what: `baseline: a bare Next route handler (bench/next-floor), ${fmt(floor.clients)} streams open: memory per idle stream, heap + external / RSS`, value: `${(floor.heapPerStream / 1024).toFixed(1)} KB / ${(floor.rssPerStream / 1024).toFixed(1)} KB` },
+      { what: `  a request to hand a line to all ${fmt(floor.clients)} → the line at each (${COMMITS} hand-outs)`, value: `${floorLatency(floor)}, max ${Math.max(...floor.fanout).toFixed(1)} ms (${fmt(floor.fanout.length)} samples, ${floor.missing} missing)` },
+      { what: '  the server process\'s CPU per hand-out', value: `${(floor.serverCpuPerClient * floor.clients / 1000).toFixed(1)} ms (${floor.serverCpuPerClient.toFixed(1)} µs per client)` },
+    );
+  }
   let cluster: LocalCluster | undefined;
   let adminUrl: string;
   if (process.env.DATABASE_URL) adminUrl = withDatabase(process.env.DATABASE_URL, 'postgres');
