@@ -10,7 +10,7 @@
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { FanoutClient } from './fanout-client';
-import { quantile, startNextServer } from './stream-fixtures';
+import { delaysSeen, quantile, startNextServer } from './stream-fixtures';
 
 const APP_DIR = 'bench/next-floor';
 const DIST_DIR = '.data/next-floor';
@@ -77,15 +77,7 @@ export async function measureNextFloor(clients: number, handOuts: number, gapMs 
     }
     await sleep(1_000);
     const cpuAfter = await server.cpu();
-    const fanout: number[] = [];
-    let missing = 0;
-    for (const client of open) {
-      for (const [n, at] of sentAt) {
-        const seen = client.seen.get(n);
-        if (seen === undefined) missing++;
-        else fanout.push(seen - at);
-      }
-    }
+    const { delays: fanout, missing } = delaysSeen(open, sentAt);
     return {
       clients,
       heapPerStream: (after.heapUsed + after.external - before.heapUsed - before.external) / clients,

@@ -291,6 +291,23 @@ export async function stopChild(child: ChildProcess): Promise<void> {
   if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
 }
 
+/**
+ * For markers sent at the times `sentAt` (by marker number), each client's delay from sending to
+ * seeing it (`seen`, by marker number), and how many a client never saw.
+ */
+export function delaysSeen(clients: Iterable<{ seen: ReadonlyMap<number, number> }>, sentAt: ReadonlyMap<number, number>): { delays: number[]; missing: number } {
+  const delays: number[] = [];
+  let missing = 0;
+  for (const client of clients) {
+    for (const [n, at] of sentAt) {
+      const seen = client.seen.get(n);
+      if (seen === undefined) missing++;
+      else delays.push(seen - at);
+    }
+  }
+  return { delays, missing };
+}
+
 /** The q-quantile (0..1) of unsorted samples, by nearest rank. */
 export function quantile(samples: number[], q: number): number {
   const sorted = [...samples].sort((a, b) => a - b);

@@ -40,7 +40,7 @@ import { publishFigures, type Figure } from './report';
 import { FanoutClient } from './fanout-client';
 import { floorLatency, measureNextFloor, type NextFloor } from './next-floor';
 import { initialSync, MarkerClient, type InitialSync } from './stream-clients';
-import { createDatabases, quantile, seed, seedBucketSizes, startNextServer, startReplicator, startServer, stopChild, waitForCatchUp, type BucketSizes, type Seeded, type ServerChild } from './stream-fixtures';
+import { createDatabases, delaysSeen, quantile, seed, seedBucketSizes, startNextServer, startReplicator, startServer, stopChild, waitForCatchUp, type BucketSizes, type Seeded, type ServerChild } from './stream-fixtures';
 import type { RoundCounts } from './stream-server';
 
 const argv = process.argv.slice(2);
@@ -307,15 +307,8 @@ async function latency(server: ServerChild, appUrl: string, storageUrl: string, 
   const serverCpu = serverAfter.micros - serverBefore.micros;
   const rounds = serverAfter.rounds && serverBefore.rounds ? roundsBetween(serverBefore.rounds, serverAfter.rounds) : undefined;
   for (const at of committedAt.values()) noticeAfter(at);
-  const fan: number[] = [];
-  let missing = 0;
-  for (const client of clients) {
-    for (const [n, at] of committedAt) {
-      const seen = client.seen.get(n);
-      if (seen === undefined) missing++;
-      else fan.push(seen - at);
-    }
-  }
+  const { delays: fan, missing: fanMissing } = delaysSeen(clients, committedAt);
+  let missing = fanMissing;
   // One user's row: a todo in that user's own list, received by that client only.
   const solo: number[] = [];
   const soloAt = new Map<number, { client: number; at: number }>();
