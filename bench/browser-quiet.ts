@@ -50,7 +50,11 @@ export function descendantsCpuMs(root: number, name: string): number {
     stats.set(Number(entry), { ppid: Number(fields[1]), comm, cpuMs: (ticks * 1000) / CLOCK_TICKS_PER_SECOND });
   }
   const children = new Map<number, number[]>();
-  for (const [pid, { ppid }] of stats) children.set(ppid, [...(children.get(ppid) ?? []), pid]);
+  for (const [pid, { ppid }] of stats) {
+    const siblings = children.get(ppid);
+    if (siblings) siblings.push(pid);
+    else children.set(ppid, [pid]);
+  }
   let total = 0;
   const pending = [...(children.get(root) ?? [])];
   while (pending.length > 0) {

@@ -218,14 +218,20 @@ async function commitWithCopy(
 }
 
 /** Resolves once the batch before has committed; throws STORAGE_RULES_VERSION_STATE when it failed. */
-async function previousCommitted(rulesId: number, previous: PreviousCommit): Promise<void> {
+function previousCommitted(rulesId: number, previous: PreviousCommit): Promise<void> {
+  return committedBefore(rulesId, previous.done, `The batch before this one in rules version ${rulesId} failed, so this one was rolled back: a batch never commits in the place of the one before.`);
+}
+
+/**
+ * Resolves once `done`, the commit before an overlapping one (a batch's, a snapshot chunk's), has
+ * succeeded; when it failed, throws STORAGE_RULES_VERSION_STATE with `message` (the failure as its
+ * cause), so that the overlapping commit rolls back instead of committing in its place.
+ */
+export async function committedBefore(rulesId: number, done: Promise<unknown>, message: string): Promise<void> {
   try {
-    await previous.done;
+    await done;
   } catch (error) {
-    throw storageError(StorageErrorCode.rulesVersionState, `The batch before this one in rules version ${rulesId} failed, so this one was rolled back: a batch never commits in the place of the one before.`, {
-      details: { rulesId },
-      cause: error,
-    });
+    throw storageError(StorageErrorCode.rulesVersionState, message, { details: { rulesId }, cause: error });
   }
 }
 

@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { addChecksums } from '@/lib/sync/protocol/checksum';
-import { refusal, WRITE_BATCH } from './commit-batch';
+import { committedBefore, refusal, WRITE_BATCH } from './commit-batch';
 import { BinaryCopyWriter } from './copy-binary';
 import { StorageErrorCode, storageError } from './errors';
 import { COPY_CURRENT_ROWS, COPY_OPS, copyIn, CurrentRowsCopy, OpsCopy } from './copy-rows';
@@ -188,9 +188,7 @@ export function startSnapshotChunk(pool: pg.Pool, chunk: SnapshotChunk, snapshot
         throw storageError(StorageErrorCode.rulesVersionState, `Snapshot chunk of rules version ${rulesId} numbered its ops after op id ${base}, but the counter moved to ${last - n}: another writer, or the chunk before failed. Rolled back; the snapshot resumes from its last committed chunk.`, { details: { rulesId, expected: base, found: last - n } });
       }
       // The op ids cannot tell when neither chunk has ops: commit only if the chunk before did.
-      await previous.done.catch((error: unknown) => {
-        throw storageError(StorageErrorCode.rulesVersionState, `The snapshot chunk before this one in rules version ${rulesId} failed, so this one was rolled back; the snapshot resumes from its last committed chunk.`, { details: { rulesId }, cause: error });
-      });
+      await committedBefore(rulesId, previous.done, `The snapshot chunk before this one in rules version ${rulesId} failed, so this one was rolled back; the snapshot resumes from its last committed chunk.`);
     } else {
       last = await takeOpIds(client);
       numbered(last);
